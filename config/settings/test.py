@@ -1,0 +1,12 @@
+"""Test settings: the real stack (PostgreSQL, Daphne, the database task backend), made fast."""
+
+import os
+
+os.environ.setdefault("RELAIS_ENV", "test")
+
+from config.settings import *  # noqa: E402, F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+LANGUAGE_CODE = "en"
+PLATFORM_PORT = ""
