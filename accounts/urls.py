@@ -1,3 +1,8 @@
 from django.urls import path
 
-urlpatterns: list = []
+from accounts import views
+
+urlpatterns = [
+    path("welcome/<str:token>/", views.welcome, name="welcome"),
+    path("invitation/<str:token>/", views.invitation_accept, name="invitation_accept"),
+]

@@ -1,7 +1,9 @@
 """Every write on organisations: provisioning, suspension, deletion. Public schema."""
 
 import logging
+import shutil
 import time
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
@@ -21,14 +23,17 @@ def organisation_hostname(slug):
 
 
 def schema_create(schema_name, *, method="clone"):
-    """Create and fill the schema of a new organisation, inside the caller's transaction.
+    """Create and fill the schema of a new organisation.
 
-    "clone" copies the template schema that migrate_schemas keeps current (well under a second);
-    "migrate" runs every tenant migration (several seconds: the reference the benchmark compares
-    against, and the fallback when there is no template yet).
+    "clone" copies the template schema that migrate_schemas keeps current (well under a second),
+    inside the caller's transaction. "migrate" runs every tenant migration (several seconds: the
+    reference the benchmark compares against, and the fallback when there is no template yet); it
+    must run outside any transaction, as migrations commit one by one.
     """
     template = settings.TENANT_BASE_SCHEMA
-    if method == "clone" and schema_exists(template):
+    if method == "clone" and not schema_exists(template):
+        method = "migrate"
+    if method == "clone":
         try:
             with transaction.atomic():
                 clone_schema(template, schema_name)
@@ -38,6 +43,8 @@ def schema_create(schema_name, *, method="clone"):
             CloneSchema().clone_schema(template, schema_name)
             call_command("migrate_schemas", schema_name=schema_name, fake=True, interactive=False, verbosity=0)
             return
+    if connection.in_atomic_block:
+        raise RuntimeError("Migrating a new schema cannot run inside a transaction.")
     with connection.cursor() as cursor:
         cursor.execute(f'CREATE SCHEMA "{schema_name}"')
     call_command("migrate_schemas", schema_name=schema_name, interactive=False, verbosity=0)
@@ -52,12 +59,22 @@ def organisation_create(*, name, slug, founder_name, founder_email, founder_pass
     """
     started = time.monotonic()
     connection.set_schema_to_public()
-    with transaction.atomic():
-        organisation = Organisation.objects.create(schema_name=slug, name=name)
-        Domain.objects.create(domain=organisation_hostname(slug), tenant=organisation, is_primary=True)
-        schema_create(slug, method=method)
-        with schema_context(slug):
-            founder = founder_create(email=founder_email, full_name=founder_name, password=founder_password)
+    if method == "clone" and not schema_exists(settings.TENANT_BASE_SCHEMA):
+        method = "migrate"
+    if method == "migrate":
+        schema_create(slug, method="migrate")
+    try:
+        with transaction.atomic():
+            organisation = Organisation.objects.create(schema_name=slug, name=name)
+            Domain.objects.create(domain=organisation_hostname(slug), tenant=organisation, is_primary=True)
+            if method == "clone":
+                schema_create(slug, method="clone")
+            with schema_context(slug):
+                founder = founder_create(email=founder_email, full_name=founder_name, password=founder_password)
+    except BaseException:
+        if method == "migrate":
+            _drop_schema(slug)
+        raise
     logger.info("Provisioned organisation %s in %.2fs", slug, time.monotonic() - started)
     return organisation, founder
 
@@ -74,7 +91,19 @@ def organisation_reactivate(*, organisation):
 
 
 def organisation_delete(*, organisation):
-    """Delete the organisation, its domains and its schema with all its data. Irreversible."""
+    """Delete the organisation, its domains, its schema with all its data, and its media files.
+    Irreversible: the admin asks for confirmation first."""
     connection.set_schema_to_public()
+    schema_name = organisation.schema_name
     with transaction.atomic():
+        with connection.cursor() as cursor:
+            # Deferred foreign-key checks still pending in this transaction would block the DROP.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         organisation.delete(force_drop=True)
+        transaction.on_commit(lambda: shutil.rmtree(Path(settings.MEDIA_ROOT) / schema_name, ignore_errors=True))
+
+
+def _drop_schema(schema_name):
+    connection.set_schema_to_public()
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP SCHEMA IF EXISTS "{schema_name}" CASCADE')

@@ -1,3 +1,8 @@
 from django.urls import path
 
-urlpatterns: list = []
+from tenants import views
+
+urlpatterns = [
+    path("", views.landing, name="landing"),
+    path("create/", views.organisation_signup, name="organisation_signup"),
+]

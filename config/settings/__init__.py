@@ -5,6 +5,7 @@ RELAIS_ENV selects the deployment kind: "development" (the default, what `make r
 SECRET_KEY and a PLATFORM_DOMAIN, and turns on every transport-security setting by default.
 """
 
+import warnings
 from pathlib import Path
 
 import environ
@@ -41,8 +42,6 @@ if PRODUCTION and len(SECRET_KEY) < 50:
 
 # The platform lives at PLATFORM_DOMAIN; each organisation at <slug>.PLATFORM_DOMAIN.
 PLATFORM_DOMAIN = required_in_production("PLATFORM_DOMAIN", "localhost").lower()
-# Port shown in the links the platform builds to an organisation's host (":8000" in development).
-PLATFORM_PORT = env.str("PLATFORM_PORT", default="" if PRODUCTION else "8000")
 PLATFORM_SCHEME = env.str("PLATFORM_SCHEME", default="https" if PRODUCTION else "http")
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[PLATFORM_DOMAIN, f".{PLATFORM_DOMAIN}"])
@@ -189,6 +188,7 @@ ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_SIGNUP_FORM_CLASS = "accounts.forms.SignupForm"
 ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="mandatory")
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -198,7 +198,7 @@ ACCOUNT_PRESERVE_USERNAME_CASING = False
 ACCOUNT_RATE_LIMITS = {"login_failed": env.str("LOGIN_FAILED_RATE_LIMIT", default="10/m/ip,5/5m/key")}
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 
-# Email: the console unless EMAIL_URL (smtp://user:password@host:587/?tls=True) or an
+# Email: the console unless EMAIL_URL (smtp+tls://user:password@host:587, or smtps:// or smtp+ssl://) or an
 # Anymail provider (ANYMAIL_PROVIDER=brevo plus its ANYMAIL_* settings) is given.
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"Relais <no-reply@{PLATFORM_DOMAIN}>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
@@ -237,6 +237,8 @@ STORAGES = {
 }
 # Outside production, serve straight from the apps' static folders: no collectstatic step.
 WHITENOISE_USE_FINDERS = not PRODUCTION
+if not PRODUCTION:
+    warnings.filterwarnings("ignore", message="No directory at")
 WHITENOISE_AUTOREFRESH = DEBUG
 
 # Transport security: on by default in production, each switch overridable.

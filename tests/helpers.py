@@ -1,0 +1,72 @@
+"""Helpers shared by the tests."""
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from unittest import mock
+from urllib.parse import quote
+
+from django.db import connection
+from django_tasks_db.management.commands import db_worker
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_tasks():
+    """Run every queued task with the database backend's own worker, in this process.
+
+    The test's transaction is still open, so the worker's habit of closing connections that are
+    not in autocommit mode between tasks (close_old_connections) is switched off; everything else
+    is the real worker.
+    """
+    connection.set_schema_to_public()
+    worker = db_worker.Worker(
+        queue_names=["*"],
+        interval=0,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="tests",
+        excluded_queue_names=[],
+    )
+    with mock.patch.object(db_worker, "close_old_connections", lambda: None):
+        worker.run()
+    connection.set_schema_to_public()
+
+
+def database_url():
+    """DATABASE_URL of the test database, for processes started by tests (Daphne, the worker)."""
+    settings = connection.settings_dict
+    host = settings["OPTIONS"].get("host") or settings["HOST"] or "localhost"
+    user = quote(settings["USER"] or "", safe="")
+    password = quote(settings["PASSWORD"] or "", safe="")
+    credentials = f"{user}:{password}@" if password else f"{user}@"
+    if host.startswith("/"):
+        return f"postgresql://{credentials}/{settings['NAME']}?host={host}"
+    return f"postgresql://{credentials}{host}:{settings['PORT'] or 5432}/{settings['NAME']}"
+
+
+def process_env(**extra):
+    env = {**os.environ, "DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "config.settings.test"}
+    env.update(extra)
+    return env
+
+
+def manage(*args, timeout=120, **env):
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        env=process_env(**env),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

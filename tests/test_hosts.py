@@ -1,0 +1,71 @@
+"""Which host serves what: platform, organisations, unknown and suspended hosts, /healthz."""
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from tenants import services
+
+
+def test_unknown_host_gets_a_plain_404_page(db):
+    response = Client(HTTP_HOST="nobody.localhost").get("/app/")
+    assert response.status_code == 404
+    content = response.content.decode()
+    assert "No organisation uses the address <strong>nobody.localhost</strong>" in content
+    assert "Set-Cookie" not in response.headers
+
+
+def test_unknown_host_404_page_speaks_french(db):
+    response = Client(HTTP_HOST="nobody.localhost", HTTP_ACCEPT_LANGUAGE="fr").get("/")
+    assert response.status_code == 404
+    assert "Aucune organisation" in response.content.decode()
+
+
+def test_suspended_organisation_gets_a_403_page_explaining_it(alpha, member):
+    client = member.client()
+    services.organisation_suspend(organisation=alpha)
+    for path in ["/", "/app/", "/accounts/login/", "/cms/"]:
+        response = client.get(path)
+        assert response.status_code == 403
+        assert "Alpha Collectif" in response.content.decode()
+        assert "is suspended" in response.content.decode()
+
+
+def test_reactivated_organisation_is_served_again(alpha, member):
+    services.organisation_suspend(organisation=alpha)
+    services.organisation_reactivate(organisation=alpha)
+    assert member.client().get("/app/").status_code == 200
+
+
+def test_organisation_host_serves_its_own_app(member):
+    response = member.client().get("/app/")
+    assert response.status_code == 200
+    assert "Alpha Collectif" in response.content.decode()
+
+
+def test_platform_host_does_not_serve_an_organisation_app(platform_client):
+    assert platform_client.get("/app/").status_code == 404
+
+
+@pytest.mark.parametrize("host", ["localhost", "alpha.localhost", "nobody.localhost", "evil.example"])
+def test_healthz_answers_on_every_host_without_a_session(organisations, db, host):
+    response = Client(HTTP_HOST=host).get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "up"}
+    assert "Set-Cookie" not in response.headers
+
+
+def test_healthz_answers_503_when_the_database_does_not(organisations, django_db_blocker):
+    original = connection.settings_dict.copy()
+    with django_db_blocker.unblock():
+        connection.close()
+        # A real connection attempt to a port where no database listens.
+        connection.settings_dict.update({"HOST": "127.0.0.1", "PORT": "9", "OPTIONS": {"connect_timeout": 2}})
+        try:
+            response = Client(HTTP_HOST="localhost").get("/healthz")
+        finally:
+            connection.close()
+            connection.settings_dict.clear()
+            connection.settings_dict.update(original)
+    assert response.status_code == 503
+    assert response.json()["database"] == "down"
