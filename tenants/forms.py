@@ -52,12 +52,7 @@ def validate_slug(slug):
 
 class OrganisationSignupForm(forms.Form):
     name = forms.CharField(label=_("Organisation name"), max_length=100)
-    slug = forms.CharField(
-        label=_("Address"),
-        max_length=40,
-        help_text=_("Lowercase letters, digits and hyphens. Your organisation will be at <address>.%(domain)s")
-        % {"domain": settings.PLATFORM_DOMAIN},
-    )
+    slug = forms.CharField(label=_("Address"), max_length=40)
     full_name = forms.CharField(label=_("Your name"), max_length=150)
     email = forms.EmailField(label=_("Your email"))
     password = forms.CharField(
