@@ -42,9 +42,7 @@ def invitations_send(*, actor, emails, build_url, organisation_name):
     expires = timezone.now() + INVITATION_LIFETIME
     with transaction.atomic():
         Invitation.objects.filter(email__in=to_invite, accepted__isnull=True).delete()
-        invitations = [
-            Invitation.objects.create(email=email, invited_by=actor, expires=expires) for email in to_invite
-        ]
+        invitations = [Invitation.objects.create(email=email, invited_by=actor, expires=expires) for email in to_invite]
     language = translation.get_language()
     for invitation in invitations:
         send_invitation_email.enqueue_on_commit(invitation.pk, build_url(invitation.token), organisation_name, language)

@@ -12,13 +12,13 @@ This module must not import Django: it runs before the settings can know the dat
 """
 
 import argparse
-import warnings
 import os
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
+import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent

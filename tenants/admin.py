@@ -65,9 +65,7 @@ class OrganisationAdmin(PublicSchemaOnlyAdmin):
         for organisation in queryset:
             services.organisation_suspend(organisation=organisation)
         count = queryset.count()
-        self.message_user(
-            request, ngettext("%d organisation suspended.", "%d organisations suspended.", count) % count
-        )
+        self.message_user(request, ngettext("%d organisation suspended.", "%d organisations suspended.", count) % count)
 
     @admin.action(description=_("Reactivate the selected organisations"), permissions=["change"])
     def reactivate(self, request, queryset):

@@ -13,7 +13,9 @@ slower but general django-tenants clone. tests/test_provisioning.py checks that 
 catalogue and data are identical to the template's.
 """
 
-from django.db import connection
+from typing import NamedTuple
+
+from django.db import connection, transaction
 from psycopg import sql
 
 
@@ -29,7 +31,8 @@ UNION ALL SELECT 'table option on ' || relname FROM pg_class
 UNION ALL SELECT 'function ' || proname FROM pg_proc WHERE pronamespace = %(ns)s
 UNION ALL SELECT 'trigger ' || tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
  WHERE c.relnamespace = %(ns)s AND NOT t.tgisinternal
-UNION ALL SELECT 'policy ' || polname FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid WHERE c.relnamespace = %(ns)s
+UNION ALL SELECT 'policy ' || polname FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
+ WHERE c.relnamespace = %(ns)s
 UNION ALL SELECT 'type ' || typname FROM pg_type WHERE typnamespace = %(ns)s AND typtype <> 'c' AND typelem = 0
 """
 
@@ -82,13 +85,35 @@ SELECT s.sequencename, s.data_type::text, s.start_value, s.min_value, s.max_valu
 """
 
 
+class Sequence(NamedTuple):
+    name: str
+    data_type: str
+    start: int
+    minimum: int
+    maximum: int
+    increment: int
+    cycle: bool
+    cache: int
+    last_value: int | None
+    deptype: str | None  # "i": an identity column's, "a": a serial column's, None: free-standing
+    table: str | None
+    column: str | None
+
+    def options(self):
+        return (
+            f"START WITH {self.start} INCREMENT BY {self.increment} MINVALUE {self.minimum} "
+            f"MAXVALUE {self.maximum} CACHE {self.cache} {'CYCLE' if self.cycle else 'NO CYCLE'}"
+        )
+
+
 def clone_schema(source, target):
     """Create schema `target` as a copy of `source`, structure and data, in the current transaction.
 
-    The caller holds the transaction (provisioning wraps it with the organisation's rows, so a
-    failure leaves nothing behind). The connection's search_path is restored for django-tenants.
+    Provisioning calls it inside the transaction that also creates the organisation's rows, so a
+    failure leaves nothing behind. The connection's search_path is restored for django-tenants.
     """
-    with connection.cursor() as cursor:
+    # The search_path set below is transaction-local: the transaction keeps it for every statement.
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT oid FROM pg_namespace WHERE nspname = %s", [source])
         row = cursor.fetchone()
         if row is None:
@@ -136,25 +161,21 @@ def _clone_script(source, target, catalogue, named_not_null):
         if kind == "n":
             not_null_names[(oid, first_column)] = name
         elif kind in constraints:
-            constraints[kind].append(f"ALTER TABLE {_quote(table_names[oid])} ADD CONSTRAINT {_quote(name)} {definition}")
+            constraints[kind].append(
+                f"ALTER TABLE {_quote(table_names[oid])} ADD CONSTRAINT {_quote(name)} {definition}"
+            )
         else:
             raise UnsupportedTemplate(f"constraint {name} of kind {kind}")
-    identity = {}
-    standalone = []
-    for seq_name, data_type, start, minimum, maximum, increment, cycle, cache, last, deptype, table, column in catalogue[
-        "sequences"
-    ]:
-        options = (
-            f"AS {data_type} START WITH {start} INCREMENT BY {increment} MINVALUE {minimum} MAXVALUE {maximum} "
-            f"CACHE {cache} {'CYCLE' if cycle else 'NO CYCLE'}"
-        )
-        if deptype == "i":
-            identity[(table, column)] = f"SEQUENCE NAME {_quote(seq_name)} {options.removeprefix(f'AS {data_type} ')}"
-        else:
-            standalone.append((seq_name, options, table, column))
+    sequences = [Sequence(*row) for row in catalogue["sequences"]]
+    identity = {
+        (seq.table, seq.column): f"SEQUENCE NAME {_quote(seq.name)} {seq.options()}"
+        for seq in sequences
+        if seq.deptype == "i"
+    }
+    standalone = [seq for seq in sequences if seq.deptype != "i"]
 
     statements = [f"SELECT set_config('search_path', {_literal(tgt)}, true)", f"CREATE SCHEMA {tgt}"]
-    statements += [f"CREATE SEQUENCE {_quote(name)} {options}" for name, options, _t, _c in standalone]
+    statements += [f"CREATE SEQUENCE {_quote(seq.name)} AS {seq.data_type} {seq.options()}" for seq in standalone]
     copies = []
     for oid, table, comment in catalogue["tables"]:
         definitions, copied = [], []
@@ -186,18 +207,20 @@ def _clone_script(source, target, catalogue, named_not_null):
             )
         if comment is not None:
             copies.append(f"COMMENT ON TABLE {_quote(table)} IS {_literal(comment)}")
-    for seq_name, *_options, last, deptype, table, column in catalogue["sequences"]:
-        if last is not None:
-            statements.append(f"SELECT setval({_literal(tgt + '.' + _quote(seq_name))}, {last}, true)")
+    statements += [
+        f"SELECT setval({_literal(tgt + '.' + _quote(seq.name))}, {seq.last_value}, true)"
+        for seq in sequences
+        if seq.last_value is not None
+    ]
     statements += constraints["p"] + constraints["u"] + constraints["x"] + constraints["c"]
     statements += [
         definition.replace(f" ON {quoted_source}.", " ON ", 1) for definition, quoted_source in catalogue["indexes"]
     ]
     statements += constraints["f"]
     statements += [
-        f"ALTER SEQUENCE {_quote(name)} OWNED BY {_quote(table)}.{_quote(column)}"
-        for name, _o, table, column in standalone
-        if table
+        f"ALTER SEQUENCE {_quote(seq.name)} OWNED BY {_quote(seq.table)}.{_quote(seq.column)}"
+        for seq in standalone
+        if seq.table
     ]
     statements += copies
     script = ";\n".join(statements) + ";"

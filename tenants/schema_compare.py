@@ -10,7 +10,7 @@ the same test), as it does in a pg_dump restore.
 
 import re
 
-from django.db import connection
+from django.db import connection, transaction
 
 CASTS_AND_PARENTHESES = re.compile(r"::[a-z ]+(\[\])?|[()]")
 
@@ -19,7 +19,8 @@ STRUCTURE_QUERIES = {
         SELECT c.relname, c.relkind, c.relpersistence, obj_description(c.oid, 'pg_class')
           FROM pg_class c WHERE c.relnamespace = %(ns)s AND c.relkind NOT IN ('i', 'S')""",
     "columns": """
-        SELECT c.relname, row_number() OVER (PARTITION BY c.oid ORDER BY a.attnum), a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+        SELECT c.relname, row_number() OVER (PARTITION BY c.oid ORDER BY a.attnum), a.attname,
+               format_type(a.atttypid, a.atttypmod), a.attnotnull,
                pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated, a.attcollation,
                col_description(c.oid, a.attnum)
           FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
@@ -33,8 +34,7 @@ STRUCTURE_QUERIES = {
           FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
          WHERE c.relnamespace = %(ns)s""",
     "sequences": """
-        SELECT sequencename, data_type::text, start_value, min_value, max_value, increment_by, cycle,
-               cache_size, last_value
+        SELECT sequencename, data_type::text, start_value, min_value, max_value, increment_by, cycle, cache_size
           FROM pg_sequences WHERE schemaname = %(name)s""",
     "sequence_owners": """
         SELECT s.relname, d.deptype, t.relname, a.attname
@@ -48,7 +48,8 @@ STRUCTURE_QUERIES = {
 def describe_schema(schema_name, *, with_data=True):
     """Every catalogue fact about the schema's objects, in sorted lists, plus a digest of each
     table's rows. Two schemas with equal descriptions are the same for Django and for PostgreSQL."""
-    with connection.cursor() as cursor:
+    # The search_path set below is transaction-local: the transaction keeps it for every query.
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT oid FROM pg_namespace WHERE nspname = %s", [schema_name])
         params = {"ns": cursor.fetchone()[0], "name": schema_name}
         cursor.execute("SELECT set_config('search_path', quote_ident(%s), true)", [schema_name])
@@ -62,8 +63,10 @@ def describe_schema(schema_name, *, with_data=True):
                 for index, table, definition in description["indexes"]
             )
             if with_data:
+                cursor.execute("SELECT sequencename, last_value FROM pg_sequences WHERE schemaname = %(name)s", params)
+                description["sequence_positions"] = sorted(cursor.fetchall())
                 description["data"] = {}
-                for (table, *_rest) in description["tables"]:
+                for table, *_rest in description["tables"]:
                     quoted = '"' + table.replace('"', '""') + '"'
                     cursor.execute(
                         f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {quoted} t"

@@ -49,7 +49,10 @@ def organisations(django_db_setup, django_db_blocker):
     """Two organisations, alpha and beta, created once by the clone path, with their people."""
     with django_db_blocker.unblock():
         created = {}
-        for slug, name, founder_name in [("alpha", "Alpha Collectif", "Alice Martin"), ("beta", "Beta Mouvement", "Bruno Petit")]:
+        for slug, name, founder_name in [
+            ("alpha", "Alpha Collectif", "Alice Martin"),
+            ("beta", "Beta Mouvement", "Bruno Petit"),
+        ]:
             organisation, founder = services.organisation_create(
                 name=name,
                 slug=slug,

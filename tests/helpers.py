@@ -32,7 +32,7 @@ def run_tasks():
         worker_id="tests",
         excluded_queue_names=[],
     )
-    with mock.patch.object(db_worker, "close_old_connections", lambda: None):
+    with mock.patch.object(db_worker, "close_old_connections", return_value=None):
         worker.run()
     connection.set_schema_to_public()
 

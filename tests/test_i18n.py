@@ -25,7 +25,8 @@ def test_every_french_message_is_translated_and_compiled():
     for msgid, msgstr, block in po_entries():
         assert "#, fuzzy" not in block, msgid
         if msgstr is None:  # plural entry
-            assert 'msgstr[0] ""' not in block and 'msgstr[1] ""' not in block, msgid
+            assert 'msgstr[0] ""' not in block, msgid
+            assert 'msgstr[1] ""' not in block, msgid
             continue
         assert msgstr, f"untranslated: {msgid}"
         decoded = msgid.encode().decode("unicode_escape").encode("latin-1").decode()

@@ -76,7 +76,11 @@ def test_failed_provisioning_leaves_nothing_behind(db, organisations):
     # The founder's name overflows its column: the last step of provisioning fails.
     with pytest.raises(DataError):
         services.organisation_create(
-            name="Broken", slug="broken", founder_name="B" * 200, founder_email="b@example.org", founder_password=PASSWORD
+            name="Broken",
+            slug="broken",
+            founder_name="B" * 200,
+            founder_email="b@example.org",
+            founder_password=PASSWORD,
         )
     connection.set_schema_to_public()
     assert not Organisation.objects.filter(schema_name="broken").exists()

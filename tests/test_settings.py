@@ -17,7 +17,8 @@ PRODUCTION = {
 
 
 def run_django(env_changes, *args):
-    env = {key: value for key, value in os.environ.items() if key not in PRODUCTION and key != "DJANGO_SETTINGS_MODULE"}
+    inherited = set(PRODUCTION) | {"DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE", "DEBUG"}
+    env = {key: value for key, value in os.environ.items() if key not in inherited}
     env.update({key: value for key, value in env_changes.items() if value is not None})
     env["DJANGO_SETTINGS_MODULE"] = "config.settings"
     command = args or ["-c", "import django; django.setup(); print('started')"]
@@ -50,7 +51,9 @@ def test_check_deploy_is_clean_with_production_settings():
 
 
 def test_check_deploy_warns_when_transport_security_is_turned_off():
-    result = run_django({**PRODUCTION, "SECURE_SSL_REDIRECT": "false", "SECURE_HSTS_SECONDS": "0"}, "manage.py", "check", "--deploy")
+    result = run_django(
+        {**PRODUCTION, "SECURE_SSL_REDIRECT": "false", "SECURE_HSTS_SECONDS": "0"}, "manage.py", "check", "--deploy"
+    )
     assert "security.W008" in result.stderr
     assert "security.W004" in result.stderr
 
@@ -79,7 +82,8 @@ def test_email_goes_through_an_anymail_provider_when_named():
 def test_channel_layer_and_cache_use_redis_when_redis_url_is_set():
     script = (
         "import django; django.setup(); from django.conf import settings as s; "
-        "print(s.CHANNEL_LAYERS['default']['BACKEND'], s.CACHES['default']['BACKEND'], s.CACHES['default']['KEY_FUNCTION'])"
+        "cache = s.CACHES['default']; "
+        "print(s.CHANNEL_LAYERS['default']['BACKEND'], cache['BACKEND'], cache['KEY_FUNCTION'])"
     )
     result = run_django({"REDIS_URL": "redis://127.0.0.1:6379/0"}, "-c", script)
     assert result.stdout.split() == [

@@ -43,7 +43,9 @@ def test_worker_process_runs_each_task_in_the_schema_it_was_enqueued_from(same_i
     queued = DBTaskResult.objects.values_list("args_kwargs", flat=True)
     assert sorted(entry["args"][0] for entry in queued) == ["alpha", "beta"]
 
-    result = manage("db_worker", "--batch", "--no-startup-delay", EMAIL_URL=f"filemail:///{tmp_path}")  # django-environ drops one leading slash
+    result = manage(
+        "db_worker", "--batch", "--no-startup-delay", EMAIL_URL=f"filemail:///{tmp_path}"
+    )  # django-environ drops one leading slash
     assert result.returncode == 0, result.stderr
 
     messages = [email.message_from_string(path.read_text()) for path in Path(tmp_path).iterdir()]
@@ -58,7 +60,9 @@ def test_worker_process_runs_each_task_in_the_schema_it_was_enqueued_from(same_i
 def test_enqueue_on_commit_keeps_the_schema_of_the_caller(alpha, beta, django_capture_on_commit_callbacks):
     for schema in ["alpha", "beta"]:
         with schema_context(schema):
-            Invitation.objects.create(pk=77, email=f"later@{schema}.example", expires=timezone.now() + timezone.timedelta(days=1))
+            Invitation.objects.create(
+                pk=77, email=f"later@{schema}.example", expires=timezone.now() + timezone.timedelta(days=1)
+            )
     with django_capture_on_commit_callbacks(execute=True):
         with schema_context("beta"):
             send_invitation_email.enqueue_on_commit(77, "http://beta.localhost/x/", "Beta", "en")

@@ -13,7 +13,8 @@ from django_tenants.management.commands.migrate_schemas import MigrateSchemasCom
 class Command(MigrateSchemasCommand):
     def handle(self, *args, **options):
         if options.get("schema_name"):
-            return super().handle(*args, **options)
+            super().handle(*args, **options)
+            return
         run_public = options["shared"] or not options["tenant"]
         run_tenants = options["tenant"] or not options["shared"]
         if run_public:

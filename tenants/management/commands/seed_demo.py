@@ -17,7 +17,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         connection.set_schema_to_public()
         if not User.objects.filter(email=demo.OPERATOR_EMAIL).exists():
-            User.objects.create_superuser(email=demo.OPERATOR_EMAIL, password=demo.PASSWORD, full_name="Platform operator")
+            User.objects.create_superuser(
+                email=demo.OPERATOR_EMAIL, password=demo.PASSWORD, full_name="Platform operator"
+            )
             self.stdout.write("Created the platform operator.")
 
         organisation = Organisation.objects.filter(schema_name=demo.SLUG).first()

@@ -1,0 +1,40 @@
+"""What every benchmark shares: a database of its own, and the closing JSON line."""
+
+import json
+import os
+import statistics
+
+import psycopg
+
+
+def use_fresh_database(name):
+    """Point DATABASE_URL at a new, empty database `name` on the same server, then set Django up."""
+    base_url = os.environ["DATABASE_URL"]
+    with psycopg.connect(base_url, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+    prefix, _, rest = base_url.partition("://")
+    authority, _, path = rest.partition("/")
+    query = path.partition("?")[2]
+    os.environ["DATABASE_URL"] = f"{prefix}://{authority}/{name}" + (f"?{query}" if query else "")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    return base_url
+
+
+def drop_database(base_url, name):
+    from django.db import connections
+
+    connections.close_all()
+    with psycopg.connect(base_url, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def median(values):
+    return statistics.median(values)
+
+
+def report(bench, figures, reference, goal, met):
+    print(json.dumps({"bench": bench, "figures": figures, "reference": reference, "goal": goal, "met": met}))
