@@ -44,7 +44,7 @@ def daphne_port(organisations):
     log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
     if CHROMIUM is None:
         message = "Debian's Chromium is not installed: apt-get install chromium (make test does it as root)"
