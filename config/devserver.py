@@ -71,9 +71,9 @@ def manage(*args, env):
     return subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], env=env, cwd=ROOT)
 
 
-def wait_until_up(url, timeout=30.0):
+def wait_until_up(url, children, timeout=30.0):
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and all(child.poll() is None for child in children):
         try:
             with urllib.request.urlopen(url, timeout=1) as response:
                 if response.status == 200:
@@ -100,28 +100,20 @@ def banner(port):
 def run(port):
     database = Database()
     children = []
-
-    def shutdown(*_):
-        for child in children:
-            if child.poll() is None:
-                child.terminate()
-        for child in children:
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
-        database.stop()
+    stopping = []
 
     def on_signal(signum, _frame):
-        raise KeyboardInterrupt
+        # Ctrl-C reaches the whole process group: Daphne and the worker stop by themselves.
+        stopping.append(signum)
 
+    signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
         env = {**os.environ, "DATABASE_URL": database.start()}
         env.setdefault("RELAIS_ENV", "development")
-        if manage("migrate_schemas", "--noinput", "-v", "0", env=env).returncode:
+        if manage("migrate_schemas", "--noinput", "-v", "0", env=env).returncode or stopping:
             return 1
-        if manage("seed_demo", env=env).returncode:
+        if manage("seed_demo", env=env).returncode or stopping:
             return 1
         children.append(
             subprocess.Popen(
@@ -131,18 +123,27 @@ def run(port):
             )
         )
         children.append(subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "db_worker"], env=env, cwd=ROOT))
-        if not wait_until_up(f"http://127.0.0.1:{port}/healthz"):
-            print(f"Daphne did not answer on port {port}; is the port taken?", file=sys.stderr)
-            return 1
+        if not wait_until_up(f"http://127.0.0.1:{port}/healthz", children):
+            if not stopping:
+                print(f"Daphne did not answer on port {port}; is the port taken?", file=sys.stderr)
+            return 0 if stopping else 1
         banner(port)
-        while all(child.poll() is None for child in children):
-            time.sleep(0.5)
-        print("A process stopped; shutting down.", file=sys.stderr)
+        while not stopping and all(child.poll() is None for child in children):
+            time.sleep(0.3)
+        if stopping:
+            return 0
+        print("A process stopped; shutting everything down.", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        return 0
     finally:
-        shutdown()
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        database.stop()
 
 
 def exec_command(command):

@@ -67,7 +67,14 @@ def organisations(django_db_setup, django_db_blocker):
                 _verified_user("shared@example.org", f"Shared in {name}")
             created[slug] = organisation
         connection.set_schema_to_public()
-    return created
+    yield created
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        # Processes the tests started (Daphne, the worker) may still hold a connection for a few
+        # milliseconds after they exit; the test database cannot be dropped until they are gone.
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
 
 
 @pytest.fixture
