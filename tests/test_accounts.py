@@ -24,6 +24,13 @@ def test_member_logs_in_on_their_organisation(member):
     assert "Member of Alpha Collectif" in client.get("/app/").content.decode()
 
 
+def test_member_logs_out(member):
+    client = member.client()
+    response = client.post("/accounts/logout/")
+    assert response["Location"] == "/accounts/login/"
+    assert client.get("/app/")["Location"].startswith("/accounts/login/")
+
+
 def test_member_cannot_log_into_another_organisation(member, beta):
     client = Client(HTTP_HOST=beta.get_primary_domain().domain)
     response = login(client, member.email, PASSWORD)

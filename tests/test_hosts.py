@@ -15,6 +15,12 @@ def test_unknown_host_gets_a_plain_404_page(db):
     assert "Set-Cookie" not in response.headers
 
 
+def test_a_host_outside_the_platform_gets_the_404_page_not_an_error(db):
+    response = Client(HTTP_HOST="evil.example:8000").get("/admin/")
+    assert response.status_code == 404
+    assert "No organisation uses the address <strong>evil.example</strong>" in response.content.decode()
+
+
 def test_unknown_host_404_page_speaks_french(db):
     response = Client(HTTP_HOST="nobody.localhost", HTTP_ACCEPT_LANGUAGE="fr").get("/")
     assert response.status_code == 404

@@ -1,6 +1,10 @@
 """Creating an organisation on the platform site."""
 
+import re
+
 import pytest
+from allauth.account.models import EmailAddress
+from django.core import mail
 from django.db import connection
 from django.test import Client
 from django_tenants.utils import schema_context, schema_exists
@@ -53,6 +57,23 @@ def test_signup_provisions_the_organisation_and_lands_the_founder_in_its_app(pla
     home = tenant_client.get("/app/")
     assert "Hello Chloé" in home.content.decode()
     assert "Les Jardins Solidaires" in home.content.decode()
+
+
+def test_founder_is_sent_a_confirmation_link_on_their_organisation_host(platform_client, organisations):
+    handoff = signup(platform_client)["Location"].removeprefix("http://jardins.localhost")
+    client = Client(HTTP_HOST="jardins.localhost")
+    client.get(handoff)
+    assert [message.to for message in mail.outbox] == [["chloe@example.org"]]
+    link = re.search(r"http://jardins\.localhost(/accounts/confirm-email/\S+/)", mail.outbox[0].body).group(1)
+    client.post(link)
+    with schema_context("jardins"):
+        assert EmailAddress.objects.get(email="chloe@example.org").verified
+
+
+def test_a_forged_handoff_link_is_refused(alpha):
+    response = Client(HTTP_HOST="alpha.localhost").get("/accounts/welcome/not-a-real-token/")
+    assert response.status_code == 400
+    assert "This link has expired" in response.content.decode()
 
 
 def test_handoff_link_works_once(platform_client, organisations):

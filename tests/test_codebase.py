@@ -1,0 +1,24 @@
+"""The repository's own rules, checked by `make test` so that CI enforces them."""
+
+import subprocess
+import sys
+
+from tests.helpers import ROOT, manage
+
+RUFF = [sys.executable, "-m", "ruff"]
+
+
+def test_ruff_finds_nothing():
+    result = subprocess.run([*RUFF, "check", "."], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+def test_code_is_formatted():
+    result = subprocess.run([*RUFF, "format", "--check", "."], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+def test_migrations_are_committed(organisations):
+    result = manage("makemigrations", "--check", "--dry-run")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No changes detected" in result.stdout
