@@ -1,4 +1,5 @@
 from allauth.core import ratelimit
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -29,7 +30,8 @@ def organisation_signup(request):
                     founder_email=data["email"],
                     founder_password=data["password"],
                 )
-            except IntegrityError:
+            except (IntegrityError, ValidationError):
+                # Another signup took the slug between validation and creation.
                 form.add_error("slug", _("This address was taken a moment ago. Please choose another one."))
             else:
                 return redirect(handoff_url(request, organisation, founder))

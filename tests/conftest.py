@@ -11,6 +11,7 @@ from allauth.account.models import EmailAddress
 from django.core.cache import cache
 from django.db import connection
 from django.test import Client
+from django.test.utils import setup_databases, teardown_databases
 from django_tenants.utils import schema_context
 
 from accounts.models import User
@@ -45,8 +46,22 @@ def _verified_user(email, full_name):
 
 
 @pytest.fixture(scope="session")
+def django_db_setup(request, django_test_environment, django_db_blocker):
+    """The test database, always: pytest-django creates it only when a selected test asks for
+    `db`, and a run of browser tests alone would otherwise write into the development database."""
+    with django_db_blocker.unblock():
+        config = setup_databases(
+            verbosity=request.config.option.verbose, interactive=False, aliases={"default"}, serialized_aliases=set()
+        )
+    yield
+    with django_db_blocker.unblock():
+        teardown_databases(config, verbosity=request.config.option.verbose)
+
+
+@pytest.fixture(scope="session")
 def organisations(django_db_setup, django_db_blocker):
     """Two organisations, alpha and beta, created once by the clone path, with their people."""
+    assert connection.settings_dict["NAME"].startswith("test_"), "never provision into a real database"
     with django_db_blocker.unblock():
         created = {}
         for slug, name, founder_name in [

@@ -1,0 +1,61 @@
+"""axe-core (vendored, MPL-2.0) finds no serious or critical accessibility problem on our pages."""
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+AXE = (Path(__file__).parent / "vendor" / "axe-4.14.1.min.js").read_text()
+
+
+def violations(page):
+    page.add_script_tag(content=AXE)
+    results = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"{violation['id']} ({violation['impact']}): {violation['help']} at {violation['nodes'][0]['target']}"
+        for violation in results["violations"]
+        if violation["impact"] in ("serious", "critical")
+    ]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://localhost:{port}/",
+        "http://localhost:{port}/create/",
+        "http://alpha.localhost:{port}/accounts/login/",
+        "http://alpha.localhost:{port}/accounts/signup/",
+        "http://nowhere.localhost:{port}/",
+    ],
+)
+def test_public_pages_have_no_serious_accessibility_problem(page, daphne_port, url):
+    page.goto(url.format(port=daphne_port))
+    assert violations(page) == []
+
+
+def test_signup_form_with_errors_has_no_serious_accessibility_problem(page, daphne_port):
+    page.goto(f"http://localhost:{daphne_port}/create/")
+    page.get_by_label("Address").fill("admin")
+    page.get_by_role("button", name="Create my organisation").click()
+    assert page.get_by_text("is reserved by the platform").is_visible()
+    assert violations(page) == []
+
+
+def test_member_pages_have_no_serious_accessibility_problem(page, daphne_port, organiser):
+    page.goto(f"http://alpha.localhost:{daphne_port}/accounts/login/")
+    page.get_by_label("Email").fill(organiser.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign In").click()
+    page.wait_for_url(f"http://alpha.localhost:{daphne_port}/app/")
+    for path in ["/app/", "/app/invitations/", "/accounts/email/", "/accounts/password/change/"]:
+        page.goto(f"http://alpha.localhost:{daphne_port}{path}")
+        assert violations(page) == [], path
+
+
+def test_the_checker_reports_an_unlabelled_field(page, daphne_port):
+    page.goto(f"http://localhost:{daphne_port}/create/")
+    page.evaluate("document.querySelector('label[for=id_name]').remove()")
+    assert any(problem.startswith("label ") for problem in violations(page))
