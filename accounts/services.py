@@ -3,7 +3,6 @@
 from datetime import timedelta
 
 from allauth.account.models import EmailAddress
-from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone, translation
 
@@ -12,22 +11,13 @@ from accounts.tasks import send_invitation_email
 
 INVITATION_LIFETIME = timedelta(days=14)
 
-# Until the role model lands (chapters), the founder's standing is this group.
-NATIONAL_ORGANISERS = "National organisers"
-
 
 def founder_create(*, email, full_name, password):
-    """The organisation's first account: a national organiser, email not yet verified."""
+    """The organisation's first account, its email not yet verified."""
     with transaction.atomic():
         founder = User.objects.create_user(email=email, password=password, full_name=full_name)
         EmailAddress.objects.create(user=founder, email=founder.email, primary=True, verified=False)
-        organisers, _created = Group.objects.get_or_create(name=NATIONAL_ORGANISERS)
-        founder.groups.add(organisers)
     return founder
-
-
-def is_national_organiser(user):
-    return user.is_authenticated and user.groups.filter(name=NATIONAL_ORGANISERS).exists()
 
 
 def invitations_send(*, actor, emails, build_url, organisation_name):

@@ -1,31 +1,102 @@
-"""Who may do what. Every permission check in Relais goes through `can`.
+"""Who may do what, where. Every permission check in Relais goes through `can`.
 
-Until the role model lands (roles, assignments on the chapter tree), a national organiser (the
-founder's group) holds every capability and nobody else holds any.
+A role assignment gives the role's capabilities on its chapter and on every chapter below it. An
+active membership gives the capabilities of the organisation's members role on that chapter only.
+The user's grants are read in one query and kept on the user object, which lives as long as the
+request: `can` costs at most one query per request, however often it is asked.
 """
 
+from django.db.models import F, Q, Subquery, Value
 from django.http import Http404
 
-from accounts.services import NATIONAL_ORGANISERS
+from chapters.capabilities import CAPABILITIES
+from chapters.models import Chapter, Membership, Role, RoleAssignment
 
-CAPABILITIES = {
-    "chapters.invite_members",
-}
+
+class Grant:
+    __slots__ = ("capabilities", "path", "subtree")
+
+    def __init__(self, path, capabilities, subtree):
+        self.path = path
+        self.capabilities = frozenset(capabilities or ())
+        self.subtree = subtree
+
+    def covers(self, chapter):
+        if chapter is None:  # the whole organisation: granted on a root chapter
+            return self.subtree and len(self.path) == Chapter.steplen
+        return chapter.path == self.path or (self.subtree and chapter.path.startswith(self.path))
+
+
+def grants(user):
+    """The user's grants, from one query, cached on the user object."""
+    cached = getattr(user, "_relais_grants", None)
+    if cached is not None:
+        return cached
+    if not user.is_authenticated or not user.is_active:
+        user._relais_grants = []
+        return user._relais_grants
+    assigned = (
+        RoleAssignment.objects.filter(user=user)
+        .annotate(grant_path=F("chapter__path"), grant_capabilities=F("role__capabilities"), grant_subtree=Value(True))
+        .values_list("grant_path", "grant_capabilities", "grant_subtree")
+    )
+    members_role = Role.objects.filter(is_members_role=True)
+    as_member = (
+        Membership.objects.filter(user=user, status=Membership.Status.ACTIVE)
+        .annotate(
+            grant_path=F("chapter__path"),
+            grant_capabilities=Subquery(members_role.values("capabilities")[:1]),
+            grant_subtree=Value(False),
+        )
+        .values_list("grant_path", "grant_capabilities", "grant_subtree")
+    )
+    user._relais_grants = [Grant(*row) for row in assigned.union(as_member, all=True)]
+    return user._relais_grants
+
+
+def forget_grants(user):
+    """After changing someone's roles or memberships within a request."""
+    user.__dict__.pop("_relais_grants", None)
 
 
 def can(user, capability, chapter=None):
+    """Whether `user` holds `capability` on `chapter` (or organisation-wide when chapter is None)."""
     if capability not in CAPABILITIES:
         raise ValueError(f"Unknown capability {capability!r}")
-    if not user.is_authenticated or not user.is_active:
-        return False
-    # One query per request at most: the answer is kept on the request's user object.
-    groups = getattr(user, "_relais_groups", None)
-    if groups is None:
-        groups = user._relais_groups = frozenset(user.groups.values_list("name", flat=True))
-    return NATIONAL_ORGANISERS in groups
+    return any(capability in grant.capabilities and grant.covers(chapter) for grant in grants(user))
+
+
+def can_anywhere(user, capability):
+    """Whether the user holds the capability on at least one chapter (to show a menu entry)."""
+    if capability not in CAPABILITIES:
+        raise ValueError(f"Unknown capability {capability!r}")
+    return any(capability in grant.capabilities for grant in grants(user))
+
+
+def chapters_where(user, capability):
+    """A filter on Chapter for the chapters where the user holds the capability."""
+    condition = Q(pk__in=[])
+    for grant in grants(user):
+        if capability in grant.capabilities:
+            condition |= Q(path__startswith=grant.path) if grant.subtree else Q(path=grant.path)
+    return condition
 
 
 def require(user, capability, chapter=None):
     """Refuse with a 404, never a 403: an outsider learns nothing about what exists."""
     if not can(user, capability, chapter):
         raise Http404
+
+
+def get_chapter_for(user, slug, capability=None):
+    """The chapter, if it exists and the user may see it (or holds `capability` on it); else 404.
+
+    Every member of the organisation may see the chapter tree (names, descriptions, how to join),
+    as on a public map of local groups.
+    """
+    if not user.is_authenticated:
+        raise Http404
+    chapter = Chapter.objects.filter(slug=slug).first()
+    if chapter is None or (capability is not None and not can(user, capability, chapter)):
+        raise Http404
+    return chapter

@@ -12,6 +12,7 @@ from django_tenants.clone import CloneSchema
 from django_tenants.utils import schema_context, schema_exists
 
 from accounts.services import founder_create
+from chapters.services import organisation_setup
 from tenants.models import Domain, Organisation
 from tenants.schema_clone import UnsupportedTemplate, clone_schema
 
@@ -51,8 +52,8 @@ def schema_create(schema_name, *, method="clone"):
 
 
 def organisation_create(*, name, slug, founder_name, founder_email, founder_password, method="clone"):
-    """Provision an organisation: its row, its domain <slug>.PLATFORM_DOMAIN, its schema, and its
-    founder as first national organiser. All or nothing: one transaction, schema included.
+    """Provision an organisation: its row, its domain <slug>.PLATFORM_DOMAIN, its schema, its
+    national chapter, and its founder as first national organiser. All or nothing: one transaction, schema included.
 
     The caller validates the input (tenants.forms.OrganisationSignupForm); a slug taken meanwhile
     raises IntegrityError and leaves nothing behind.
@@ -71,6 +72,7 @@ def organisation_create(*, name, slug, founder_name, founder_email, founder_pass
                 schema_create(slug, method="clone")
             with schema_context(slug):
                 founder = founder_create(email=founder_email, full_name=founder_name, password=founder_password)
+                organisation_setup(name=name, founder=founder)
     except BaseException:
         if method == "migrate":
             _drop_schema(slug)

@@ -18,6 +18,8 @@ from accounts.models import User
 from tenants import services
 from tenants.models import Organisation
 
+pytest_plugins = ["tests.chapters_fixtures"]
+
 PASSWORD = "correct-horse-battery-staple"
 
 

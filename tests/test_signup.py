@@ -10,7 +10,8 @@ from django.test import Client
 from django_tenants.utils import schema_context, schema_exists
 
 from accounts.models import User
-from accounts.services import NATIONAL_ORGANISERS
+from chapters.access import can
+from chapters.models import Chapter
 from tenants.models import Domain, Organisation
 from tests.conftest import PASSWORD
 
@@ -48,7 +49,10 @@ def test_signup_provisions_the_organisation_and_lands_the_founder_in_its_app(pla
         founder = User.objects.get()
         assert founder.email == "chloe@example.org"
         assert founder.full_name == "Chloé Dupont"
-        assert founder.groups.filter(name=NATIONAL_ORGANISERS).exists()
+        national = Chapter.objects.get()
+        assert national.name == "Les Jardins Solidaires"
+        assert can(founder, "chapters.manage_roles")
+        assert can(founder, "chapters.manage_chapters", national)
 
     tenant_client = Client(HTTP_HOST="jardins.localhost")
     arrival = tenant_client.get(handoff.removeprefix("http://jardins.localhost"))

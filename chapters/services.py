@@ -1,0 +1,399 @@
+"""Every write on chapters, memberships and roles.
+
+Each service takes the acting user, checks what they may do with chapters.access.can, writes in
+one transaction, records an audit entry, and sends its mail after commit. A refusal raises
+NotAllowed (views turn it into a 404 for objects the actor may not know, a message otherwise);
+an impossible request raises InvalidAction with a message for the person.
+"""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from chapters.access import can, forget_grants
+from chapters.capabilities import CAPABILITIES
+from chapters.models import AuditEntry, Chapter, Membership, Role, RoleAssignment
+
+NATIONAL_ORGANISER = "National organiser"
+
+
+class NotAllowed(PermissionDenied):
+    """The actor does not hold the capability this needs, here."""
+
+
+class InvalidAction(ValidationError):
+    """The request cannot be carried out as asked (the message says why)."""
+
+
+def _require(actor, capability, chapter=None):
+    if not can(actor, capability, chapter):
+        raise NotAllowed(capability)
+
+
+def audit(*, actor, action, subject=None, chapter=None, **details):
+    return AuditEntry.objects.create(actor=actor, action=action, subject=subject, chapter=chapter, details=details)
+
+
+# Organisation set-up ------------------------------------------------------------------------
+
+
+def organisation_setup(*, name, founder):
+    """The national chapter of a new organisation, its founder as national organiser and member.
+
+    Called by provisioning, inside its transaction, in the new schema (the default roles come
+    with the template's migrations).
+    """
+    national = Chapter.add_root(
+        name=name, slug="national", kind=Chapter.Kind.NATIONAL, joining=Chapter.Joining.APPROVAL
+    )
+    RoleAssignment.objects.create(user=founder, role=Role.objects.get(name=NATIONAL_ORGANISER), chapter=national)
+    Membership.objects.create(
+        user=founder, chapter=national, status=Membership.Status.ACTIVE, is_primary=True, started=timezone.now()
+    )
+    audit(actor=founder, action="organisation.created", subject=founder, chapter=national)
+    return national
+
+
+# Chapters -------------------------------------------------------------------------------------
+
+
+def chapter_create(*, actor, parent, name, slug, kind, description="", area="", public_contact="", joining=None):
+    """A new chapter under `parent`. Needs chapters.manage_chapters on the parent."""
+    _require(actor, "chapters.manage_chapters", parent)
+    if parent.is_archived:
+        raise InvalidAction(_("An archived chapter cannot receive new chapters."))
+    with transaction.atomic():
+        if Chapter.objects.filter(slug=slug).exists():
+            raise InvalidAction(_("Another chapter already uses the address “%(slug)s”.") % {"slug": slug})
+        chapter = parent.add_child(
+            name=name,
+            slug=slug,
+            kind=kind,
+            description=description,
+            area=area,
+            public_contact=public_contact,
+            joining=joining or Chapter.Joining.APPROVAL,
+        )
+        audit(actor=actor, action="chapter.created", chapter=chapter, parent=parent.slug)
+    return chapter
+
+
+CHAPTER_FIELDS = ("name", "description", "area", "public_contact", "joining", "kind")
+
+
+def chapter_update(*, actor, chapter, **changes):
+    """Rename or describe a chapter. Needs chapters.manage_chapters on it."""
+    _require(actor, "chapters.manage_chapters", chapter)
+    unknown = set(changes) - set(CHAPTER_FIELDS)
+    if unknown:
+        raise ValueError(f"Not editable here: {sorted(unknown)}")
+    before = {field: getattr(chapter, field) for field in changes}
+    with transaction.atomic():
+        for field, value in changes.items():
+            setattr(chapter, field, value)
+        chapter.save(update_fields=list(changes))
+        changed = {field: [before[field], value] for field, value in changes.items() if before[field] != value}
+        audit(actor=actor, action="chapter.updated", chapter=chapter, changes=changed)
+    return chapter
+
+
+def chapter_move(*, actor, chapter, new_parent):
+    """Move a chapter (and everything below it) under another. Needs chapters.manage_chapters on
+    the chapter and on its new parent; a chapter cannot move below itself, nor can a root move."""
+    _require(actor, "chapters.manage_chapters", chapter)
+    _require(actor, "chapters.manage_chapters", new_parent)
+    if chapter.is_root():
+        raise InvalidAction(_("The national chapter cannot be moved."))
+    if new_parent.pk == chapter.pk or new_parent.is_descendant_of(chapter):
+        raise InvalidAction(_("A chapter cannot be moved below itself."))
+    old_parent = chapter.get_parent()
+    with transaction.atomic():
+        chapter.move(new_parent, pos="sorted-child")
+        chapter.refresh_from_db()
+        audit(
+            actor=actor, action="chapter.moved", chapter=chapter, old_parent=old_parent.slug, new_parent=new_parent.slug
+        )
+    return chapter
+
+
+def chapter_archive(*, actor, chapter):
+    """Archive a chapter and everything below it: nothing is deleted, nobody can join any more."""
+    _require(actor, "chapters.manage_chapters", chapter)
+    if chapter.is_root():
+        raise InvalidAction(_("The national chapter cannot be archived."))
+    now = timezone.now()
+    with transaction.atomic():
+        count = Chapter.objects.filter(path__startswith=chapter.path, archived__isnull=True).update(archived=now)
+        audit(actor=actor, action="chapter.archived", chapter=chapter, chapters=count)
+    chapter.refresh_from_db()
+    return chapter
+
+
+def chapter_unarchive(*, actor, chapter):
+    _require(actor, "chapters.manage_chapters", chapter)
+    parent = chapter.get_parent()
+    if parent is not None and parent.is_archived:
+        raise InvalidAction(_("Its parent chapter is archived: restore that one first."))
+    with transaction.atomic():
+        Chapter.objects.filter(path__startswith=chapter.path).update(archived=None)
+        audit(actor=actor, action="chapter.unarchived", chapter=chapter)
+    chapter.refresh_from_db()
+    return chapter
+
+
+# Memberships ------------------------------------------------------------------------------------
+
+
+def _current(user, chapter):
+    return Membership.objects.filter(user=user, chapter=chapter, status__in=Membership.CURRENT).first()
+
+
+def _ensure_primary(user):
+    active = Membership.objects.filter(user=user, status=Membership.Status.ACTIVE)
+    if active.exists() and not active.filter(is_primary=True).exists():
+        first = active.order_by("started", "pk").first()
+        first.is_primary = True
+        first.save(update_fields=["is_primary"])
+
+
+def membership_request(*, user, chapter):
+    """Ask to join: an open chapter accepts at once, one on approval waits for its coordinators,
+    a closed one refuses. Returns the membership."""
+    if chapter.is_archived:
+        raise InvalidAction(_("This chapter is archived: it no longer takes members."))
+    if chapter.joining == Chapter.Joining.CLOSED:
+        raise InvalidAction(_("This chapter takes new members by invitation only."))
+    with transaction.atomic():
+        existing = _current(user, chapter)
+        if existing is not None:
+            return existing
+        is_open = chapter.joining == Chapter.Joining.OPEN
+        try:
+            with transaction.atomic():
+                membership = Membership.objects.create(
+                    user=user,
+                    chapter=chapter,
+                    status=Membership.Status.ACTIVE if is_open else Membership.Status.REQUESTED,
+                    started=timezone.now() if is_open else None,
+                )
+        except IntegrityError:  # a second click in the same instant
+            return _current(user, chapter)
+        if is_open:
+            _ensure_primary(user)
+        audit(
+            actor=user, action="membership.joined" if is_open else "membership.requested", subject=user, chapter=chapter
+        )
+    forget_grants(user)
+    return membership
+
+
+def membership_approve(*, actor, membership):
+    """Accept a join request. Needs chapters.manage_members on the chapter; mails the member."""
+    _require(actor, "chapters.manage_members", membership.chapter)
+    with transaction.atomic():
+        membership = Membership.objects.select_for_update().get(pk=membership.pk)
+        if membership.status != Membership.Status.REQUESTED:
+            raise InvalidAction(_("This request has already been handled."))
+        membership.status = Membership.Status.ACTIVE
+        membership.started = timezone.now()
+        membership.decided_by = actor
+        membership.save(update_fields=["status", "started", "decided_by"])
+        _ensure_primary(membership.user)
+        audit(actor=actor, action="membership.approved", subject=membership.user, chapter=membership.chapter)
+        _mail_on_commit(membership, "approved")
+    return membership
+
+
+def membership_refuse(*, actor, membership, reason=""):
+    """Refuse a join request, with an optional reason sent to the person."""
+    _require(actor, "chapters.manage_members", membership.chapter)
+    with transaction.atomic():
+        membership = Membership.objects.select_for_update().get(pk=membership.pk)
+        if membership.status != Membership.Status.REQUESTED:
+            raise InvalidAction(_("This request has already been handled."))
+        membership.status = Membership.Status.REFUSED
+        membership.ended = timezone.now()
+        membership.reason = reason
+        membership.decided_by = actor
+        membership.save(update_fields=["status", "ended", "reason", "decided_by"])
+        audit(
+            actor=actor, action="membership.refused", subject=membership.user, chapter=membership.chapter, reason=reason
+        )
+        _mail_on_commit(membership, "refused")
+    return membership
+
+
+def _end(membership, status, *, actor, reason=""):
+    membership.status = status
+    membership.ended = timezone.now()
+    membership.reason = reason
+    was_primary = membership.is_primary
+    membership.is_primary = False
+    membership.save(update_fields=["status", "ended", "reason", "is_primary"])
+    if was_primary:
+        _ensure_primary(membership.user)
+    forget_grants(membership.user)
+
+
+def membership_leave(*, user, membership):
+    """The member leaves (or withdraws a request). History is kept."""
+    if membership.user_id != user.pk or membership.status not in Membership.CURRENT:
+        raise InvalidAction(_("You are not a member of this chapter."))
+    with transaction.atomic():
+        _end(membership, Membership.Status.LEFT, actor=user)
+        audit(actor=user, action="membership.left", subject=user, chapter=membership.chapter)
+    return membership
+
+
+def membership_remove(*, actor, membership, reason):
+    """A coordinator removes a member, saying why. Needs chapters.manage_members on the chapter."""
+    _require(actor, "chapters.manage_members", membership.chapter)
+    if not reason.strip():
+        raise InvalidAction(_("Say why the member is removed."))
+    if membership.status != Membership.Status.ACTIVE:
+        raise InvalidAction(_("This person is not an active member."))
+    with transaction.atomic():
+        _end(membership, Membership.Status.REMOVED, actor=actor, reason=reason)
+        audit(
+            actor=actor, action="membership.removed", subject=membership.user, chapter=membership.chapter, reason=reason
+        )
+        _mail_on_commit(membership, "removed")
+    return membership
+
+
+def membership_transfer(*, actor, membership, to_chapter):
+    """Move a member to another chapter, keeping the old membership as history. Needs
+    chapters.manage_members on both chapters."""
+    _require(actor, "chapters.manage_members", membership.chapter)
+    _require(actor, "chapters.manage_members", to_chapter)
+    if membership.status != Membership.Status.ACTIVE:
+        raise InvalidAction(_("This person is not an active member."))
+    if to_chapter.is_archived:
+        raise InvalidAction(_("This chapter is archived: it no longer takes members."))
+    if _current(membership.user, to_chapter) is not None:
+        raise InvalidAction(_("This person is already a member of that chapter."))
+    with transaction.atomic():
+        was_primary = membership.is_primary
+        membership.is_primary = False
+        membership.status = Membership.Status.TRANSFERRED
+        membership.ended = timezone.now()
+        membership.save(update_fields=["is_primary", "status", "ended"])
+        target = Membership.objects.create(
+            user=membership.user,
+            chapter=to_chapter,
+            status=Membership.Status.ACTIVE,
+            started=timezone.now(),
+            is_primary=was_primary,
+            decided_by=actor,
+        )
+        membership.transferred_to = target
+        membership.save(update_fields=["transferred_to"])
+        _ensure_primary(membership.user)
+        audit(
+            actor=actor,
+            action="membership.transferred",
+            subject=membership.user,
+            chapter=to_chapter,
+            from_chapter=membership.chapter.slug,
+        )
+    forget_grants(membership.user)
+    return target
+
+
+def membership_set_primary(*, user, membership):
+    if membership.user_id != user.pk or membership.status != Membership.Status.ACTIVE:
+        raise InvalidAction(_("You are not a member of this chapter."))
+    with transaction.atomic():
+        Membership.objects.filter(user=user, is_primary=True).update(is_primary=False)
+        membership.is_primary = True
+        membership.save(update_fields=["is_primary"])
+        audit(actor=user, action="membership.primary", subject=user, chapter=membership.chapter)
+    return membership
+
+
+def _mail_on_commit(membership, outcome):
+    context = {"membership": membership, "chapter": membership.chapter, "outcome": outcome}
+
+    def send():
+        send_mail(
+            subject=render_to_string("chapters/email/membership_subject.txt", context).strip(),
+            message=render_to_string("chapters/email/membership_message.txt", context),
+            from_email=None,
+            recipient_list=[membership.user.email],
+        )
+
+    transaction.on_commit(send)
+
+
+# Roles --------------------------------------------------------------------------------------------
+
+
+def _check_capabilities(capabilities):
+    unknown = sorted(set(capabilities) - set(CAPABILITIES))
+    if unknown:
+        raise InvalidAction(_("Unknown capabilities: %(names)s") % {"names": ", ".join(unknown)})
+
+
+def role_save(*, actor, role=None, name, description="", capabilities):
+    """Create or edit a role. Roles are organisation-wide, so this needs chapters.manage_roles on
+    the whole organisation, and every capability added must be one the actor holds there."""
+    _require(actor, "chapters.manage_roles")
+    _check_capabilities(capabilities)
+    added = set(capabilities) - set(role.capabilities if role else [])
+    beyond = sorted(cap for cap in added if not can(actor, cap))
+    if beyond:
+        raise NotAllowed(beyond)
+    with transaction.atomic():
+        if Role.objects.filter(name__iexact=name).exclude(pk=getattr(role, "pk", None)).exists():
+            raise InvalidAction(_("Another role is already called “%(name)s”.") % {"name": name})
+        before = sorted(role.capabilities) if role else None
+        role = role or Role()
+        role.name, role.description, role.capabilities = name, description, sorted(set(capabilities))
+        role.save()
+        audit(actor=actor, action="role.saved", role=role.name, before=before, after=role.capabilities)
+    return role
+
+
+def role_assign(*, actor, user, role, chapter):
+    """Give `user` the role on `chapter` (and below). The actor needs chapters.manage_roles there
+    and must hold, there, every capability the role carries: nobody grants more than they have."""
+    _require(actor, "chapters.manage_roles", chapter)
+    beyond = sorted(cap for cap in role.capabilities if not can(actor, cap, chapter))
+    if beyond:
+        raise NotAllowed(beyond)
+    if chapter.is_archived:
+        raise InvalidAction(_("This chapter is archived."))
+    with transaction.atomic():
+        assignment, created = RoleAssignment.objects.get_or_create(
+            user=user, role=role, chapter=chapter, defaults={"granted_by": actor}
+        )
+        if created:
+            audit(actor=actor, action="role.assigned", subject=user, chapter=chapter, role=role.name)
+    forget_grants(user)
+    return assignment
+
+
+def role_unassign(*, actor, assignment):
+    """Take a role back. Same rule as giving it; the last national organiser cannot be removed."""
+    _require(actor, "chapters.manage_roles", assignment.chapter)
+    beyond = [cap for cap in assignment.role.capabilities if not can(actor, cap, assignment.chapter)]
+    if beyond:
+        raise NotAllowed(beyond)
+    with transaction.atomic():
+        organiser_roles = RoleAssignment.objects.select_for_update().filter(
+            role__capabilities__contains=["chapters.manage_roles"], chapter__depth=1
+        )
+        if assignment in organiser_roles and organiser_roles.count() == 1:
+            raise InvalidAction(_("The organisation must keep at least one national organiser."))
+        assignment.delete()
+        audit(
+            actor=actor,
+            action="role.unassigned",
+            subject=assignment.user,
+            chapter=assignment.chapter,
+            role=assignment.role.name,
+        )
+    forget_grants(assignment.user)
