@@ -1,35 +1,406 @@
+"""The member web app (/app/): dashboard, chapters, their coordination, roles, audit log."""
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import services
+from accounts import services as account_services
 from accounts.forms import InvitationForm
 from accounts.models import Invitation
-from chapters.access import can, require
+from chapters import selectors, services
+from chapters.access import can, can_anywhere, chapters_where, get_chapter_for, require
+from chapters.capabilities import CAPABILITIES
+from chapters.forms import (
+    AssignmentForm,
+    ChapterForm,
+    MoveForm,
+    OptionalReasonForm,
+    ReasonForm,
+    RoleForm,
+    TransferForm,
+)
+from chapters.models import Chapter, Membership, Role, RoleAssignment
+
+
+def _refusal(request, error):
+    """Turn a service's refusal into a message for the person."""
+    if isinstance(error, services.InvalidAction):
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.error(request, _("You cannot do this here."))
 
 
 @login_required
 def home(request):
-    """The member's home in the web app."""
+    """The member's home: their chapters, their pending requests, what they can do."""
+    user = request.user
+    memberships = list(selectors.memberships_of(user))
+    waiting = selectors.pending_requests_where(chapters_where(user, "chapters.manage_members"))
     return render(
         request,
         "chapters/home.html",
-        {"can_invite": can(request.user, "chapters.invite_members")},
+        {
+            "active": [m for m in memberships if m.status == Membership.Status.ACTIVE],
+            "requested": [m for m in memberships if m.status == Membership.Status.REQUESTED],
+            "waiting_count": waiting.count(),
+            "can_invite": can_anywhere(user, "chapters.invite_members"),
+            "can_manage_roles": can_anywhere(user, "chapters.manage_roles"),
+            "can_read_audit": can_anywhere(user, "chapters.view_audit_log"),
+        },
+    )
+
+
+# Chapters ----------------------------------------------------------------------------------------
+
+
+@login_required
+def chapter_list(request):
+    show_archived = request.GET.get("archived") == "1" and can_anywhere(request.user, "chapters.manage_chapters")
+    mine = dict(
+        Membership.objects.filter(user=request.user, status__in=Membership.CURRENT).values_list("chapter_id", "status")
+    )
+    chapters = list(selectors.chapter_tree(include_archived=show_archived))
+    for chapter in chapters:
+        chapter.my_status = mine.get(chapter.pk)
+    return render(
+        request,
+        "chapters/chapter_list.html",
+        {
+            "chapters": chapters,
+            "show_archived": show_archived,
+            "can_manage_chapters": can_anywhere(request.user, "chapters.manage_chapters"),
+        },
+    )
+
+
+@login_required
+def chapter_detail(request, slug):
+    chapter = get_chapter_for(request.user, slug)
+    user = request.user
+    membership = Membership.objects.filter(user=user, chapter=chapter, status__in=Membership.CURRENT).first()
+    can_view_members = can(user, "chapters.view_members", chapter)
+    members = (
+        Paginator(selectors.members_of(chapter), 50).get_page(request.GET.get("page")) if can_view_members else None
+    )
+    return render(
+        request,
+        "chapters/chapter_detail.html",
+        {
+            "chapter": chapter,
+            "ancestors": chapter.get_ancestors(),
+            "children": chapter.get_children().filter(archived__isnull=True),
+            "membership": membership,
+            "members": members,
+            "can_manage": can(user, "chapters.manage_members", chapter)
+            or can(user, "chapters.manage_chapters", chapter),
+        },
+    )
+
+
+@login_required
+@require_POST
+def chapter_join(request, slug):
+    chapter = get_chapter_for(request.user, slug)
+    try:
+        membership = services.membership_request(user=request.user, chapter=chapter)
+    except services.InvalidAction as error:
+        _refusal(request, error)
+    else:
+        if membership.status == Membership.Status.ACTIVE:
+            messages.success(request, _("You are now a member of %(chapter)s.") % {"chapter": chapter.name})
+        else:
+            messages.success(
+                request, _("Your request was sent to the coordinators of %(chapter)s.") % {"chapter": chapter.name}
+            )
+    return redirect("chapter_detail", slug=chapter.slug)
+
+
+@login_required
+@require_POST
+def chapter_leave(request, slug):
+    chapter = get_chapter_for(request.user, slug)
+    membership = get_object_or_404(Membership, user=request.user, chapter=chapter, status__in=Membership.CURRENT)
+    services.membership_leave(user=request.user, membership=membership)
+    messages.success(request, _("You left %(chapter)s.") % {"chapter": chapter.name})
+    return redirect("chapter_detail", slug=chapter.slug)
+
+
+@login_required
+@require_POST
+def chapter_make_primary(request, slug):
+    chapter = get_chapter_for(request.user, slug)
+    membership = get_object_or_404(Membership, user=request.user, chapter=chapter, status=Membership.Status.ACTIVE)
+    services.membership_set_primary(user=request.user, membership=membership)
+    messages.success(request, _("%(chapter)s is now your main chapter.") % {"chapter": chapter.name})
+    return redirect("app_home")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def chapter_create(request):
+    parent = get_chapter_for(request.user, request.GET.get("parent", ""), "chapters.manage_chapters")
+    form = ChapterForm(request.POST or None, initial={"kind": Chapter.Kind.LOCAL})
+    if request.method == "POST" and form.is_valid():
+        try:
+            chapter = services.chapter_create(actor=request.user, parent=parent, **form.cleaned_data)
+        except (services.InvalidAction, services.NotAllowed) as error:
+            _refusal(request, error)
+        else:
+            messages.success(request, _("The chapter %(chapter)s was created.") % {"chapter": chapter.name})
+            return redirect("chapter_detail", slug=chapter.slug)
+    return render(request, "chapters/chapter_form.html", {"form": form, "parent": parent})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def chapter_manage(request, slug):
+    """The coordinator area: requests, members, settings, structure."""
+    chapter = get_chapter_for(request.user, slug)
+    user = request.user
+    manages_members = can(user, "chapters.manage_members", chapter)
+    manages_chapter = can(user, "chapters.manage_chapters", chapter)
+    if not (manages_members or manages_chapter):
+        raise Http404
+    form = ChapterForm(request.POST or None, instance=Chapter.objects.get(pk=chapter.pk), editing=True)
+    if request.method == "POST":
+        if not manages_chapter:
+            raise Http404
+        if form.is_valid():
+            changes = {field: form.cleaned_data[field] for field in services.CHAPTER_FIELDS}
+            services.chapter_update(actor=user, chapter=chapter, **changes)
+            messages.success(request, _("The chapter's settings were saved."))
+            return redirect("chapter_manage", slug=chapter.slug)
+    manageable = Chapter.objects.filter(chapters_where(user, "chapters.manage_members")).order_by("path")
+    movable_to = Chapter.objects.filter(chapters_where(user, "chapters.manage_chapters")).order_by("path")
+    return render(
+        request,
+        "chapters/chapter_manage.html",
+        {
+            "chapter": chapter,
+            "form": form if manages_chapter else None,
+            "move_form": MoveForm(chapter=chapter, choices=movable_to) if manages_chapter else None,
+            "requests": selectors.requests_for(chapter) if manages_members else [],
+            "members": (
+                Paginator(selectors.members_of(chapter), 50).get_page(request.GET.get("page"))
+                if manages_members
+                else None
+            ),
+            "transfer_choices": manageable.exclude(pk=chapter.pk).filter(archived__isnull=True),
+            "manages_members": manages_members,
+            "manages_chapter": manages_chapter,
+        },
+    )
+
+
+def _membership_for(request, slug, pk, status):
+    chapter = get_chapter_for(request.user, slug, "chapters.manage_members")
+    return get_object_or_404(
+        Membership.objects.select_related("user", "chapter"), pk=pk, chapter=chapter, status=status
+    )
+
+
+@login_required
+@require_POST
+def membership_approve(request, slug, pk):
+    membership = _membership_for(request, slug, pk, Membership.Status.REQUESTED)
+    try:
+        services.membership_approve(actor=request.user, membership=membership)
+    except (services.InvalidAction, services.NotAllowed) as error:
+        _refusal(request, error)
+    else:
+        messages.success(request, _("%(person)s is now a member.") % {"person": membership.user})
+    return redirect("chapter_manage", slug=slug)
+
+
+@login_required
+@require_POST
+def membership_refuse(request, slug, pk):
+    membership = _membership_for(request, slug, pk, Membership.Status.REQUESTED)
+    form = OptionalReasonForm(request.POST)
+    if form.is_valid():
+        services.membership_refuse(actor=request.user, membership=membership, reason=form.cleaned_data["reason"])
+        messages.success(request, _("The request of %(person)s was refused.") % {"person": membership.user})
+    else:
+        messages.error(request, _("The reason is too long."))
+    return redirect("chapter_manage", slug=slug)
+
+
+@login_required
+@require_POST
+def membership_remove(request, slug, pk):
+    membership = _membership_for(request, slug, pk, Membership.Status.ACTIVE)
+    form = ReasonForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Say why the member is removed."))
+        return redirect("chapter_manage", slug=slug)
+    services.membership_remove(actor=request.user, membership=membership, reason=form.cleaned_data["reason"])
+    messages.success(request, _("%(person)s was removed from the chapter.") % {"person": membership.user})
+    return redirect("chapter_manage", slug=slug)
+
+
+@login_required
+@require_POST
+def membership_transfer(request, slug, pk):
+    membership = _membership_for(request, slug, pk, Membership.Status.ACTIVE)
+    manageable = Chapter.objects.filter(chapters_where(request.user, "chapters.manage_members"))
+    form = TransferForm(request.POST, choices=manageable)
+    if not form.is_valid():
+        messages.error(request, _("Choose a chapter you coordinate."))
+        return redirect("chapter_manage", slug=slug)
+    target = form.cleaned_data["to_chapter"]
+    try:
+        services.membership_transfer(actor=request.user, membership=membership, to_chapter=target)
+    except (services.InvalidAction, services.NotAllowed) as error:
+        _refusal(request, error)
+    else:
+        messages.success(
+            request, _("%(person)s was transferred to %(chapter)s.") % {"person": membership.user, "chapter": target}
+        )
+    return redirect("chapter_manage", slug=slug)
+
+
+@login_required
+@require_POST
+def chapter_move(request, slug):
+    chapter = get_chapter_for(request.user, slug, "chapters.manage_chapters")
+    choices = Chapter.objects.filter(chapters_where(request.user, "chapters.manage_chapters"))
+    form = MoveForm(request.POST, chapter=chapter, choices=choices)
+    if not form.is_valid():
+        messages.error(request, _("Choose a chapter you manage, outside this one."))
+        return redirect("chapter_manage", slug=slug)
+    try:
+        services.chapter_move(actor=request.user, chapter=chapter, new_parent=form.cleaned_data["parent"])
+    except (services.InvalidAction, services.NotAllowed) as error:
+        _refusal(request, error)
+    else:
+        messages.success(request, _("The chapter was moved."))
+    return redirect("chapter_manage", slug=slug)
+
+
+@login_required
+@require_POST
+def chapter_archive(request, slug):
+    chapter = get_chapter_for(request.user, slug, "chapters.manage_chapters")
+    try:
+        if chapter.is_archived:
+            services.chapter_unarchive(actor=request.user, chapter=chapter)
+            messages.success(request, _("The chapter is active again."))
+        else:
+            services.chapter_archive(actor=request.user, chapter=chapter)
+            messages.success(request, _("The chapter and those below it are archived. Nothing was deleted."))
+    except (services.InvalidAction, services.NotAllowed) as error:
+        _refusal(request, error)
+    return redirect("chapter_manage", slug=slug)
+
+
+# Roles ---------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def roles(request):
+    user = request.user
+    if not can_anywhere(user, "chapters.manage_roles"):
+        raise Http404
+    scope = chapters_where(user, "chapters.manage_roles")
+    form = AssignmentForm(request.POST or None, chapters=Chapter.objects.filter(scope).order_by("path"))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.role_assign(
+                actor=user, user=form.user, role=form.cleaned_data["role"], chapter=form.cleaned_data["chapter"]
+            )
+        except services.NotAllowed:
+            form.add_error("role", _("You can only give a role whose capabilities you hold on that chapter."))
+        except services.InvalidAction as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("The role was given."))
+            return redirect("roles")
+    assignments = Paginator(selectors.assignments_where(scope), 50).get_page(request.GET.get("page"))
+    all_roles = list(Role.objects.all())
+    for role in all_roles:
+        role.labels = [CAPABILITIES.get(capability, capability) for capability in role.capabilities]
+    return render(
+        request,
+        "chapters/roles.html",
+        {
+            "roles": all_roles,
+            "assignments": assignments,
+            "form": form,
+            "can_edit_roles": can(user, "chapters.manage_roles"),
+        },
     )
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
+def role_edit(request, pk=None):
+    require(request.user, "chapters.manage_roles")
+    role = get_object_or_404(Role, pk=pk) if pk else None
+    form = RoleForm(request.POST or None, instance=role)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.role_save(
+                actor=request.user,
+                role=role,
+                name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"],
+                capabilities=form.cleaned_data["capabilities"],
+            )
+        except services.NotAllowed:
+            form.add_error("capabilities", _("You can only add capabilities you hold yourself."))
+        except services.InvalidAction as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("The role was saved."))
+            return redirect("roles")
+    return render(request, "chapters/role_form.html", {"form": form, "role": role})
+
+
+@login_required
+@require_POST
+def assignment_delete(request, pk):
+    assignment = get_object_or_404(RoleAssignment.objects.select_related("role", "chapter", "user"), pk=pk)
+    require(request.user, "chapters.manage_roles", assignment.chapter)
+    try:
+        services.role_unassign(actor=request.user, assignment=assignment)
+    except (services.InvalidAction, services.NotAllowed) as error:
+        _refusal(request, error)
+    else:
+        messages.success(request, _("The role was taken back."))
+    return redirect("roles")
+
+
+@login_required
+def audit_log(request):
+    user = request.user
+    if can(user, "chapters.view_audit_log"):
+        entries = selectors.audit_entries()
+    elif can_anywhere(user, "chapters.view_audit_log"):
+        entries = selectors.audit_entries(condition=chapters_where(user, "chapters.view_audit_log"))
+    else:
+        raise Http404
+    page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    return render(request, "chapters/audit_log.html", {"page": page})
+
+
+# Invitations ------------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
 def invitations(request):
-    require(request.user, "chapters.invite_members")
+    if not can_anywhere(request.user, "chapters.invite_members"):
+        raise Http404
     form = InvitationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        sent, already = services.invitations_send(
+        sent, already = account_services.invitations_send(
             actor=request.user,
             emails=form.cleaned_data["emails"],
             build_url=lambda token: request.build_absolute_uri(reverse("invitation_accept", args=[token])),
@@ -48,8 +419,9 @@ def invitations(request):
 @login_required
 @require_POST
 def invitation_revoke(request, pk):
-    require(request.user, "chapters.invite_members")
+    if not can_anywhere(request.user, "chapters.invite_members"):
+        raise Http404
     invitation = get_object_or_404(Invitation, pk=pk, accepted__isnull=True)
-    services.invitation_revoke(invitation=invitation)
+    account_services.invitation_revoke(invitation=invitation)
     messages.success(request, _("The invitation to %(email)s was revoked.") % {"email": invitation.email})
     return redirect("invitations")

@@ -1,0 +1,99 @@
+from django import forms
+from django.utils.text import slugify
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import User
+from chapters.capabilities import CAPABILITIES
+from chapters.models import Chapter, Role
+
+
+class ChapterChoiceField(forms.ModelChoiceField):
+    """Chapters in tree order, indented by depth."""
+
+    def label_from_instance(self, chapter):
+        return "\u2003" * (chapter.depth - 1) + chapter.name
+
+
+class ChapterForm(forms.ModelForm):
+    class Meta:
+        model = Chapter
+        fields = ["name", "slug", "kind", "description", "area", "public_contact", "joining"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 4}), "area": forms.Textarea(attrs={"rows": 2})}
+
+    def __init__(self, *args, editing=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["slug"].required = False
+        self.fields["slug"].help_text = _("Used in its address. Left empty, it is made from the name.")
+        if editing:
+            del self.fields["slug"]
+
+    def clean_slug(self):
+        slug = self.cleaned_data.get("slug") or slugify(self.cleaned_data.get("name", ""))[:60]
+        if not slug:
+            raise forms.ValidationError(_("Give the chapter a name or an address."))
+        if Chapter.objects.filter(slug=slug).exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError(
+                _("Another chapter already uses the address “%(slug)s”."), params={"slug": slug}
+            )
+        return slug
+
+
+class MoveForm(forms.Form):
+    parent = ChapterChoiceField(label=_("New parent chapter"), queryset=Chapter.objects.none())
+
+    def __init__(self, *args, chapter, choices, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["parent"].queryset = choices.exclude(path__startswith=chapter.path).filter(archived__isnull=True)
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}), max_length=1000)
+
+
+class OptionalReasonForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason (sent to the person)"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=1000,
+        required=False,
+    )
+
+
+class TransferForm(forms.Form):
+    to_chapter = ChapterChoiceField(label=_("Transfer to"), queryset=Chapter.objects.none())
+
+    def __init__(self, *args, choices, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["to_chapter"].queryset = choices.filter(archived__isnull=True)
+
+
+class RoleForm(forms.ModelForm):
+    capabilities = forms.MultipleChoiceField(
+        label=_("Capabilities"), widget=forms.CheckboxSelectMultiple, required=False, choices=()
+    )
+
+    class Meta:
+        model = Role
+        fields = ["name", "description", "capabilities"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["capabilities"].choices = sorted(CAPABILITIES.items())
+
+
+class AssignmentForm(forms.Form):
+    email = forms.EmailField(label=_("Member's email"))
+    role = forms.ModelChoiceField(label=_("Role"), queryset=Role.objects.filter(is_members_role=False))
+    chapter = ChapterChoiceField(label=_("On chapter (and below)"), queryset=Chapter.objects.none())
+
+    def __init__(self, *args, chapters, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["chapter"].queryset = chapters.filter(archived__isnull=True)
+
+    def clean_email(self):
+        email = self.cleaned_data["email"].lower()
+        self.user = User.objects.filter(email=email, is_active=True).first()
+        if self.user is None:
+            raise forms.ValidationError(_("Nobody in the organisation has this email address."))
+        return email
