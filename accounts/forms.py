@@ -1,3 +1,6 @@
+import re
+
+import phonenumbers
 from django import forms
 from django.contrib.auth import password_validation
 from django.utils.translation import gettext_lazy as _
@@ -74,3 +77,75 @@ class InvitationAcceptForm(forms.Form):
             except forms.ValidationError as error:
                 self.add_error("password1", error)
         return cleaned
+
+
+def normalise_phone(raw, region="FR"):
+    """The number in international form (+33612345678), or ValidationError."""
+    raw = (raw or "").strip()
+    if not raw:
+        return ""
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise forms.ValidationError(
+            _("“%(value)s” is not a valid phone number. Use the international form, e.g. +33 6 12 34 56 78."),
+            params={"value": raw},
+            code="phone",
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def parse_tags(raw):
+    """'Graphisme, Cuisine ; tractage' -> ['graphisme', 'cuisine', 'tractage'] (at most 20)."""
+    tags = []
+    for part in re.split(r"[,;\n]", raw or ""):
+        tag = " ".join(part.split()).lower()[:50]
+        if tag and tag not in tags:
+            tags.append(tag)
+    if len(tags) > 20:
+        raise forms.ValidationError(_("At most 20 entries."), code="too_many")
+    return tags
+
+
+class ProfileForm(forms.ModelForm):
+    skills = forms.CharField(
+        label=_("Skills"), required=False, help_text=_("Separated by commas, e.g. graphic design, first aid")
+    )
+    interests = forms.CharField(
+        label=_("Interests"), required=False, help_text=_("Separated by commas, e.g. housing, ecology")
+    )
+
+    class Meta:
+        model = User
+        fields = [
+            "full_name",
+            "phone",
+            "address",
+            "postcode",
+            "city",
+            "skills",
+            "interests",
+            "visibility",
+            "show_email",
+            "show_phone",
+            "show_address",
+        ]
+        widgets = {"visibility": forms.RadioSelect}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["full_name"].required = True
+        if self.instance.pk and not self.is_bound:
+            self.initial["skills"] = ", ".join(self.instance.skills)
+            self.initial["interests"] = ", ".join(self.instance.interests)
+
+    def clean_phone(self):
+        return normalise_phone(self.cleaned_data["phone"])
+
+    def clean_skills(self):
+        return parse_tags(self.cleaned_data["skills"])
+
+    def clean_interests(self):
+        return parse_tags(self.cleaned_data["interests"])

@@ -1,13 +1,28 @@
 """People who sign in. In an organisation's schema: its members. In the public schema: the
 platform's operators. The same email in two organisations is two separate accounts."""
 
+import re
 import secrets
+import unicodedata
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+FORMER_MEMBER = _("Former member")
+
+
+def fold(text):
+    """Lowercase, without accents or punctuation: what the directory compares ("Hélène" -> "helene")."""
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    plain = "".join(character for character in decomposed if not unicodedata.combining(character))
+    return " ".join(re.findall(r"[a-z0-9]+", plain.lower()))
 
 
 class UserManager(BaseUserManager):
@@ -33,8 +48,36 @@ class UserManager(BaseUserManager):
 
 
 class User(AbstractBaseUser, PermissionsMixin):
+    class Visibility(models.TextChoices):
+        NOBODY = "nobody", _("Nobody (only the coordinators of my chapters)")
+        CHAPTERS = "chapters", _("Members of my chapters")
+        ORGANISATION = "organisation", _("The whole organisation")
+
     email = models.EmailField(_("email address"), unique=True)
     full_name = models.CharField(_("full name"), max_length=150, blank=True)
+    # The member's profile, and who may see it: the member decides.
+    phone = models.CharField(
+        _("phone"), max_length=20, blank=True, help_text=_("International form, e.g. +33612345678")
+    )
+    address = models.CharField(_("address"), max_length=250, blank=True)
+    postcode = models.CharField(_("postcode"), max_length=10, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    skills = ArrayField(models.CharField(max_length=50), default=list, blank=True, verbose_name=_("skills"))
+    interests = ArrayField(models.CharField(max_length=50), default=list, blank=True, verbose_name=_("interests"))
+    visibility = models.CharField(
+        _("profile visible to"), max_length=20, choices=Visibility.choices, default=Visibility.CHAPTERS
+    )
+    show_email = models.BooleanField(_("show my email"), default=False)
+    show_phone = models.BooleanField(_("show my phone"), default=False)
+    show_address = models.BooleanField(_("show my address"), default=False)
+    erased = models.DateTimeField(_("erased"), null=True, blank=True)
+    # fold()ed name, city, skills and interests; the directory searches its tsvector.
+    search_text = models.TextField(editable=False, default="")
+    search_vector = models.GeneratedField(
+        expression=RawSQL("to_tsvector('simple'::regconfig, search_text)", []),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
     is_staff = models.BooleanField(
         _("staff status"), default=False, help_text=_("Can log into the Django admin of this site.")
     )
@@ -51,11 +94,27 @@ class User(AbstractBaseUser, PermissionsMixin):
         verbose_name = _("user")
         verbose_name_plural = _("users")
         ordering = ["full_name", "email"]
+        indexes = [
+            GinIndex(fields=["search_vector"], name="user_search_vector"),
+            GinIndex(fields=["skills"], name="user_skills"),
+            GinIndex(fields=["interests"], name="user_interests"),
+        ]
 
     def __str__(self):
-        return self.full_name or self.email
+        return self.get_full_name()
+
+    def save(self, *args, **kwargs):
+        self.search_text = self.build_search_text()
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "search_text"}
+        super().save(*args, **kwargs)
+
+    def build_search_text(self):
+        return fold(" ".join([self.full_name, self.city, *self.skills, *self.interests]))
 
     def get_full_name(self):
+        if self.erased:
+            return str(FORMER_MEMBER)
         return self.full_name or self.email
 
     def get_short_name(self):

@@ -1,7 +1,10 @@
 """Reads that take more than a line."""
 
-from django.db.models import Count, Q
+from django.contrib.postgres.search import SearchQuery
+from django.db.models import Count, Exists, OuterRef, Q
 
+from accounts.models import User, fold
+from chapters.access import chapters_where
 from chapters.models import AuditEntry, Chapter, Membership, RoleAssignment
 
 
@@ -62,3 +65,40 @@ def audit_entries(*, condition=None):
     if condition is not None:
         entries = entries.filter(chapter__in=Chapter.objects.filter(condition))
     return entries
+
+
+def directory_for(viewer, *, query="", chapter=None, skill="", interest=""):
+    """The members the viewer may see, matching the search, with what each shows.
+
+    A profile is visible to its owner; to everyone in the organisation if its owner chose so; to
+    the members of the owner's chapters if they chose "my chapters"; and, whatever they chose, to
+    whoever holds chapters.view_contact_details on one of the owner's chapters (annotated
+    `coordinated`: those also see the contact fields). Accent- and case-insensitive prefix search
+    on name, city, skills and interests (fold() + a 'simple' tsvector with a GIN index).
+    """
+    active = Membership.objects.filter(status=Membership.Status.ACTIVE)
+    mine = active.filter(user=viewer).values("chapter_id")
+    coordinated = Chapter.objects.filter(chapters_where(viewer, "chapters.view_contact_details")).values("pk")
+    users = User.objects.filter(is_active=True, erased__isnull=True).annotate(
+        shares_chapter=Exists(active.filter(user=OuterRef("pk"), chapter_id__in=mine)),
+        coordinated=Exists(active.filter(user=OuterRef("pk"), chapter_id__in=coordinated)),
+    )
+    users = users.filter(
+        Q(visibility=User.Visibility.ORGANISATION)
+        | Q(visibility=User.Visibility.CHAPTERS, shares_chapter=True)
+        | Q(coordinated=True)
+        | Q(pk=viewer.pk)
+    )
+    tokens = fold(query).split()[:8]
+    if tokens:
+        users = users.filter(
+            search_vector=SearchQuery(" & ".join(f"{token}:*" for token in tokens), search_type="raw", config="simple")
+        )
+    if chapter is not None:
+        subtree = Chapter.objects.filter(path__startswith=chapter.path).values("pk")
+        users = users.filter(Exists(active.filter(user=OuterRef("pk"), chapter_id__in=subtree)))
+    if skill:
+        users = users.filter(skills__contains=[skill])
+    if interest:
+        users = users.filter(interests__contains=[interest])
+    return users.order_by("full_name", "pk")

@@ -6,9 +6,11 @@ NotAllowed (views turn it into a 404 for objects the actor may not know, a messa
 an impossible request raises InvalidAction with a message for the person.
 """
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -397,3 +399,96 @@ def role_unassign(*, actor, assignment):
             role=assignment.role.name,
         )
     forget_grants(assignment.user)
+
+
+# Personal data -------------------------------------------------------------------------------------
+
+PROFILE_FIELDS = (
+    "email",
+    "full_name",
+    "phone",
+    "address",
+    "postcode",
+    "city",
+    "skills",
+    "interests",
+    "visibility",
+    "show_email",
+    "show_phone",
+    "show_address",
+    "date_joined",
+    "last_login",
+)
+
+
+def personal_data(user):
+    """Everything held about the user in this organisation, as JSON-ready data."""
+    from allauth.account.models import EmailAddress
+
+    def when(value):
+        return value.isoformat() if value else None
+
+    profile = {field: getattr(user, field) for field in PROFILE_FIELDS}
+    profile["date_joined"], profile["last_login"] = when(user.date_joined), when(user.last_login)
+    return {
+        "format": "relais.personal-data.v1",
+        "exported": timezone.now().isoformat(),
+        "profile": profile,
+        "email_addresses": list(EmailAddress.objects.filter(user=user).values("email", "verified", "primary")),
+        "memberships": [
+            {
+                "chapter": m.chapter.name,
+                "chapter_slug": m.chapter.slug,
+                "status": m.status,
+                "primary": m.is_primary,
+                "requested": when(m.requested),
+                "started": when(m.started),
+                "ended": when(m.ended),
+                "reason": m.reason,
+            }
+            for m in Membership.objects.filter(user=user).select_related("chapter").order_by("requested")
+        ],
+        "roles": [
+            {"role": a.role.name, "chapter": a.chapter.name, "since": when(a.created)}
+            for a in RoleAssignment.objects.filter(user=user).select_related("role", "chapter")
+        ],
+        "audit_log": [
+            {
+                "when": when(e.created),
+                "action": e.action,
+                "chapter": e.chapter.name if e.chapter else None,
+                "by_me": e.actor_id == user.pk,
+            }
+            for e in AuditEntry.objects.filter(Q(actor=user) | Q(subject=user))
+            .select_related("chapter")
+            .order_by("created")
+        ],
+    }
+
+
+def account_erase(*, user):
+    """Erase the member: personal fields anonymised, memberships ended, roles and email addresses
+    removed, sign-in impossible. What they wrote stays, attributed to "Former member"; the audit
+    log records the erasure (without the erased data)."""
+    from allauth.account.models import EmailAddress
+    from allauth.mfa.models import Authenticator
+
+    with transaction.atomic():
+        user = get_user_model().objects.select_for_update().get(pk=user.pk)
+        for membership in Membership.objects.filter(user=user, status__in=Membership.CURRENT):
+            _end(membership, Membership.Status.LEFT, actor=user, reason="account erased")
+        RoleAssignment.objects.filter(user=user).delete()
+        EmailAddress.objects.filter(user=user).delete()
+        Authenticator.objects.filter(user=user).delete()
+        user.email = f"erased-{user.pk}@erased.invalid"
+        user.full_name = ""
+        user.phone = user.address = user.postcode = user.city = ""
+        user.skills, user.interests = [], []
+        user.visibility = user.Visibility.NOBODY
+        user.show_email = user.show_phone = user.show_address = False
+        user.is_active = False
+        user.erased = timezone.now()
+        user.set_unusable_password()
+        user.save()
+        audit(actor=None, action="account.erased", subject=user)
+    return user

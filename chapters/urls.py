@@ -22,6 +22,10 @@ urlpatterns = [
     path("roles/<int:pk>/", views.role_edit, name="role_edit"),
     path("roles/assignments/<int:pk>/delete/", views.assignment_delete, name="assignment_delete"),
     path("audit/", views.audit_log, name="audit_log"),
+    path("directory/", views.directory, name="directory"),
+    path("profile/", views.profile, name="profile"),
+    path("profile/my-data.json", views.personal_data, name="personal_data"),
+    path("profile/erase/", views.erase_account, name="erase_account"),
     path("invitations/", views.invitations, name="invitations"),
     path("invitations/<int:pk>/revoke/", views.invitation_revoke, name="invitation_revoke"),
 ]

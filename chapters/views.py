@@ -1,9 +1,10 @@
 """The member web app (/app/): dashboard, chapters, their coordination, roles, audit log."""
 
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -11,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import services as account_services
-from accounts.forms import InvitationForm
+from accounts.forms import InvitationForm, ProfileForm
 from accounts.models import Invitation
 from chapters import selectors, services
 from chapters.access import can, can_anywhere, chapters_where, get_chapter_for, require
@@ -19,6 +20,7 @@ from chapters.capabilities import CAPABILITIES
 from chapters.forms import (
     AssignmentForm,
     ChapterForm,
+    EraseForm,
     MoveForm,
     OptionalReasonForm,
     ReasonForm,
@@ -425,3 +427,81 @@ def invitation_revoke(request, pk):
     account_services.invitation_revoke(invitation=invitation)
     messages.success(request, _("The invitation to %(email)s was revoked.") % {"email": invitation.email})
     return redirect("invitations")
+
+
+# Directory and personal data ---------------------------------------------------------------------
+
+
+def _indented(chapter):
+    chapter.indent = "\u2003" * (chapter.depth - 1)
+    return chapter
+
+
+@login_required
+def directory(request):
+    viewer = request.user
+    chapter_slug = request.GET.get("chapter", "")
+    chapter = Chapter.objects.filter(slug=chapter_slug).first() if chapter_slug else None
+    members = selectors.directory_for(
+        viewer,
+        query=request.GET.get("q", "")[:200],
+        chapter=chapter,
+        skill=request.GET.get("skill", "")[:50],
+        interest=request.GET.get("interest", "")[:50],
+    )
+    page = Paginator(members, 25).get_page(request.GET.get("page"))
+    for member in page.object_list:
+        sees_all = member.coordinated or member.pk == viewer.pk
+        member.shown_email = member.email if sees_all or member.show_email else ""
+        member.shown_phone = member.phone if sees_all or member.show_phone else ""
+        member.shown_address = (
+            " ".join(filter(None, [member.address, member.postcode, member.city]))
+            if sees_all or member.show_address
+            else member.city
+        )
+    filters = request.GET.copy()
+    filters.pop("page", None)
+    return render(
+        request,
+        "chapters/directory.html",
+        {
+            "page": page,
+            "chapters": [_indented(c) for c in selectors.chapter_tree()],
+            "selected_chapter": chapter_slug,
+            "query": request.GET.get("q", ""),
+            "skill": request.GET.get("skill", ""),
+            "interest": request.GET.get("interest", ""),
+            "filters": filters.urlencode(),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile(request):
+    form = ProfileForm(request.POST or None, instance=request.user)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("Your profile was saved."))
+        return redirect("profile")
+    return render(request, "chapters/profile.html", {"form": form})
+
+
+@login_required
+def personal_data(request):
+    data = services.personal_data(request.user)
+    response = JsonResponse(data, json_dumps_params={"ensure_ascii": False, "indent": 2})
+    response["Content-Disposition"] = 'attachment; filename="my-data.json"'
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def erase_account(request):
+    form = EraseForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        services.account_erase(user=request.user)
+        logout(request)
+        messages.success(request, _("Your account was erased. Thank you for what you did with us."))
+        return redirect("account_login")
+    return render(request, "chapters/erase.html", {"form": form})
