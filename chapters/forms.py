@@ -114,3 +114,14 @@ class EraseForm(forms.Form):
         if not self.user.check_password(self.cleaned_data["password"]):
             raise forms.ValidationError(_("This is not your password."))
         return self.cleaned_data["password"]
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label=_("Spreadsheet (.csv or .xlsx)"))
+    chapter = ChapterChoiceField(
+        label=_("Chapter for the lines that name none"), queryset=Chapter.objects.none(), required=False
+    )
+
+    def __init__(self, *args, chapters, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["chapter"].queryset = chapters

@@ -492,3 +492,49 @@ def account_erase(*, user):
         user.save()
         audit(actor=None, action="account.erased", subject=user)
     return user
+
+
+def members_import(*, actor, rows):
+    """Create or update the members of valid rows and make them active members of their chapter,
+    in one transaction. Rows carry chapters the actor may import into (checked again here).
+    Idempotent by email: importing the same rows again changes nothing.
+    Returns counts: created, updated, unchanged, joined."""
+    from allauth.account.models import EmailAddress
+
+    User = get_user_model()
+    counts = {"created": 0, "updated": 0, "unchanged": 0, "joined": 0}
+    profile_fields = ("full_name", "phone", "postcode", "city", "skills", "interests")
+    with transaction.atomic():
+        for row in rows:
+            values = row.values
+            _require(actor, "chapters.export_members", values["chapter"])
+            user = User.objects.filter(email=values["email"]).first()
+            if user is None:
+                user = User(email=values["email"])
+                user.set_unusable_password()
+                for name in profile_fields:
+                    setattr(user, name, values[name])
+                user.save()
+                EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=False)
+                counts["created"] += 1
+            else:
+                changed = [name for name in profile_fields if values[name] and getattr(user, name) != values[name]]
+                for name in changed:
+                    setattr(user, name, values[name])
+                if changed:
+                    user.save(update_fields=changed)
+                counts["updated" if changed else "unchanged"] += 1
+            if not Membership.objects.filter(
+                user=user, chapter=values["chapter"], status__in=Membership.CURRENT
+            ).exists():
+                Membership.objects.create(
+                    user=user,
+                    chapter=values["chapter"],
+                    status=Membership.Status.ACTIVE,
+                    started=timezone.now(),
+                    decided_by=actor,
+                )
+                _ensure_primary(user)
+                counts["joined"] += 1
+        audit(actor=actor, action="members.imported", **counts)
+    return counts

@@ -26,6 +26,8 @@ urlpatterns = [
     path("profile/", views.profile, name="profile"),
     path("profile/my-data.json", views.personal_data, name="personal_data"),
     path("profile/erase/", views.erase_account, name="erase_account"),
+    path("members/export.csv", views.members_export, name="members_export"),
+    path("members/import/", views.members_import, name="members_import"),
     path("invitations/", views.invitations, name="invitations"),
     path("invitations/<int:pk>/revoke/", views.invitation_revoke, name="invitation_revoke"),
 ]

@@ -1,10 +1,12 @@
 """The member web app (/app/): dashboard, chapters, their coordination, roles, audit log."""
 
+import csv
+
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -14,19 +16,21 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import services as account_services
 from accounts.forms import InvitationForm, ProfileForm
 from accounts.models import Invitation
-from chapters import selectors, services
+from chapters import member_files, selectors, services
 from chapters.access import can, can_anywhere, chapters_where, get_chapter_for, require
 from chapters.capabilities import CAPABILITIES
 from chapters.forms import (
     AssignmentForm,
     ChapterForm,
     EraseForm,
+    ImportForm,
     MoveForm,
     OptionalReasonForm,
     ReasonForm,
     RoleForm,
     TransferForm,
 )
+from chapters.member_files import safe_cell
 from chapters.models import Chapter, Membership, Role, RoleAssignment
 
 
@@ -54,6 +58,7 @@ def home(request):
             "can_invite": can_anywhere(user, "chapters.invite_members"),
             "can_manage_roles": can_anywhere(user, "chapters.manage_roles"),
             "can_read_audit": can_anywhere(user, "chapters.view_audit_log"),
+            "can_export": can_anywhere(user, "chapters.export_members"),
         },
     )
 
@@ -505,3 +510,94 @@ def erase_account(request):
         messages.success(request, _("Your account was erased. Thank you for what you did with us."))
         return redirect("account_login")
     return render(request, "chapters/erase.html", {"form": form})
+
+
+# Members to and from spreadsheets -----------------------------------------------------------------
+
+
+@login_required
+def members_export(request):
+    """CSV of the active members of the chapters where the user holds chapters.export_members;
+    contact columns only where they also hold chapters.view_contact_details."""
+    user = request.user
+    if not can_anywhere(user, "chapters.export_members"):
+        raise Http404
+    memberships = (
+        Membership.objects.filter(
+            status=Membership.Status.ACTIVE,
+            chapter__in=Chapter.objects.filter(chapters_where(user, "chapters.export_members")),
+        )
+        .select_related("user", "chapter")
+        .order_by("chapter__path", "user__full_name")
+    )
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="members.csv"'
+    response.write("\ufeff")  # so that spreadsheet applications read UTF-8
+    writer = csv.writer(response)
+    writer.writerow(
+        [
+            "email",
+            "full_name",
+            "phone",
+            "address",
+            "postcode",
+            "city",
+            "chapter",
+            "primary",
+            "since",
+            "skills",
+            "interests",
+        ]
+    )
+    for membership in memberships.iterator(chunk_size=2000):
+        member = membership.user
+        contact = can(user, "chapters.view_contact_details", membership.chapter)
+        writer.writerow(
+            safe_cell(value)
+            for value in [
+                member.email if contact else "",
+                member.get_full_name(),
+                member.phone if contact else "",
+                member.address if contact else "",
+                member.postcode,
+                member.city,
+                membership.chapter.slug,
+                "yes" if membership.is_primary else "",
+                membership.started.date().isoformat() if membership.started else "",
+                ", ".join(member.skills),
+                ", ".join(member.interests),
+            ]
+        )
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def members_import(request):
+    user = request.user
+    if not can_anywhere(user, "chapters.export_members"):
+        raise Http404
+    allowed = Chapter.objects.filter(chapters_where(user, "chapters.export_members"), archived__isnull=True).order_by(
+        "path"
+    )
+    form = ImportForm(request.POST or None, request.FILES or None, chapters=allowed)
+    report = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            rows = member_files.read_rows(form.cleaned_data["file"])
+        except member_files.UnreadableFile as error:
+            form.add_error("file", str(error))
+        else:
+            by_slug = {chapter.slug: chapter for chapter in allowed}
+            seen = set()
+            for row in rows:
+                member_files.clean_row(row, by_slug, form.cleaned_data["chapter"])
+                if row.values["email"] in seen and not row.errors:
+                    row.errors.append(_("This email address is already on an earlier line."))
+                seen.add(row.values["email"])
+            valid = [row for row in rows if not row.errors]
+            counts = services.members_import(actor=user, rows=valid) if valid else {}
+            report = {"counts": counts, "rejected": [row for row in rows if row.errors], "total": len(rows)}
+    return render(
+        request, "chapters/members_import.html", {"form": form, "report": report, "columns": member_files.COLUMNS}
+    )
