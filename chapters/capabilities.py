@@ -19,6 +19,7 @@ for _name, _label in [
     ("chapters.manage_members", _("Approve, refuse, transfer and remove members")),
     ("chapters.invite_members", _("Invite people by email")),
     ("chapters.view_members", _("See the chapter's member list")),
+    ("chapters.read_chapter_space", _("Read the chapter's announcements and documents")),
     ("chapters.view_contact_details", _("See members' contact details")),
     ("chapters.post_announcements", _("Post announcements")),
     ("chapters.share_documents", _("Share documents")),

@@ -125,3 +125,18 @@ class ImportForm(forms.Form):
     def __init__(self, *args, chapters, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["chapter"].queryset = chapters
+
+
+class AnnouncementForm(forms.Form):
+    title = forms.CharField(label=_("Title"), max_length=200)
+    body = forms.CharField(
+        label=_("Text"),
+        max_length=20_000,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text=_("Markdown: **bold**, *italic*, [link](https://…), lists."),
+    )
+
+
+class DocumentForm(forms.Form):
+    title = forms.CharField(label=_("Title"), max_length=200, required=False)
+    file = forms.FileField(label=_("File (10 MB at most)"))

@@ -1,5 +1,7 @@
 """How an organisation structures itself: chapters, memberships, roles and the audit log."""
 
+import uuid
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
@@ -163,3 +165,49 @@ class AuditEntry(models.Model):
 
     def __str__(self):
         return f"{self.created:%Y-%m-%d %H:%M} {self.action}"
+
+
+def document_path(document, filename):
+    # TenantFileSystemStorage puts this under MEDIA_ROOT/<schema>/.
+    return f"chapters/{document.chapter_id}/{uuid.uuid4().hex}/{filename}"
+
+
+class Announcement(models.Model):
+    """News posted to a chapter's members. Markdown, rendered and sanitised on display."""
+
+    chapter = models.ForeignKey(Chapter, on_delete=models.CASCADE, related_name="announcements")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("text"), help_text=_("Markdown: **bold**, *italic*, [link](https://…), lists."))
+    created = models.DateTimeField(_("posted"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("announcement")
+        verbose_name_plural = _("announcements")
+        ordering = ["-created", "-pk"]
+
+    def __str__(self):
+        return self.title
+
+
+class Document(models.Model):
+    """A file shared with a chapter's members; downloaded through a view that checks access."""
+
+    chapter = models.ForeignKey(Chapter, on_delete=models.CASCADE, related_name="documents")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    title = models.CharField(_("title"), max_length=200)
+    file = models.FileField(_("file"), upload_to=document_path, max_length=300)
+    size = models.PositiveBigIntegerField(_("size"))
+    created = models.DateTimeField(_("shared"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("document")
+        verbose_name_plural = _("documents")
+        ordering = ["-created", "-pk"]
+
+    def __str__(self):
+        return self.title
+
+    @property
+    def filename(self):
+        return self.file.name.rsplit("/", 1)[-1]

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from chapters.access import can, forget_grants
 from chapters.capabilities import CAPABILITIES
-from chapters.models import AuditEntry, Chapter, Membership, Role, RoleAssignment
+from chapters.models import Announcement, AuditEntry, Chapter, Document, Membership, Role, RoleAssignment
 
 NATIONAL_ORGANISER = "National organiser"
 
@@ -538,3 +538,56 @@ def members_import(*, actor, rows):
                 counts["joined"] += 1
         audit(actor=actor, action="members.imported", **counts)
     return counts
+
+
+# Chapter space ---------------------------------------------------------------------------------------
+
+DOCUMENT_MAX_BYTES = 10 * 1024 * 1024
+DOCUMENT_EXTENSIONS = {
+    "pdf", "txt", "csv", "md", "odt", "ods", "odp", "doc", "docx", "xls", "xlsx", "ppt", "pptx",
+    "png", "jpg", "jpeg", "gif", "webp", "svg",
+}  # fmt: skip
+
+
+def announcement_post(*, actor, chapter, title, body):
+    """Post news to a chapter. Needs chapters.post_announcements there."""
+    _require(actor, "chapters.post_announcements", chapter)
+    with transaction.atomic():
+        announcement = Announcement.objects.create(chapter=chapter, author=actor, title=title, body=body)
+        audit(actor=actor, action="announcement.posted", chapter=chapter, title=title)
+    return announcement
+
+
+def announcement_delete(*, actor, announcement):
+    _require(actor, "chapters.post_announcements", announcement.chapter)
+    with transaction.atomic():
+        announcement.delete()
+        audit(actor=actor, action="announcement.deleted", chapter=announcement.chapter, title=announcement.title)
+
+
+def document_share(*, actor, chapter, title, upload):
+    """Store a file for a chapter's members, within the size and type limits. Needs
+    chapters.share_documents there. The file lands under MEDIA_ROOT/<schema>/."""
+    _require(actor, "chapters.share_documents", chapter)
+    extension = upload.name.rsplit(".", 1)[-1].lower() if "." in upload.name else ""
+    if extension not in DOCUMENT_EXTENSIONS:
+        raise InvalidAction(
+            _("Files of this type cannot be shared. Allowed: %(types)s.")
+            % {"types": ", ".join(sorted(DOCUMENT_EXTENSIONS))}
+        )
+    if upload.size > DOCUMENT_MAX_BYTES:
+        raise InvalidAction(_("The file is larger than 10 MB."))
+    with transaction.atomic():
+        document = Document(chapter=chapter, uploaded_by=actor, title=title or upload.name, size=upload.size)
+        document.file.save(upload.name, upload, save=False)
+        document.save()
+        audit(actor=actor, action="document.shared", chapter=chapter, title=document.title)
+    return document
+
+
+def document_delete(*, actor, document):
+    _require(actor, "chapters.share_documents", document.chapter)
+    with transaction.atomic():
+        document.delete()
+        audit(actor=actor, action="document.deleted", chapter=document.chapter, title=document.title)
+        transaction.on_commit(lambda: document.file.delete(save=False))

@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -20,8 +20,10 @@ from chapters import member_files, selectors, services
 from chapters.access import can, can_anywhere, chapters_where, get_chapter_for, require
 from chapters.capabilities import CAPABILITIES
 from chapters.forms import (
+    AnnouncementForm,
     AssignmentForm,
     ChapterForm,
+    DocumentForm,
     EraseForm,
     ImportForm,
     MoveForm,
@@ -30,8 +32,9 @@ from chapters.forms import (
     RoleForm,
     TransferForm,
 )
+from chapters.markdown import render_markdown
 from chapters.member_files import safe_cell
-from chapters.models import Chapter, Membership, Role, RoleAssignment
+from chapters.models import Announcement, Chapter, Document, Membership, Role, RoleAssignment
 
 
 def _refusal(request, error):
@@ -48,11 +51,17 @@ def home(request):
     user = request.user
     memberships = list(selectors.memberships_of(user))
     waiting = selectors.pending_requests_where(chapters_where(user, "chapters.manage_members"))
+    readable = [m.chapter for m in memberships if can(user, "chapters.read_chapter_space", m.chapter)]
+    news = list(Announcement.objects.filter(chapter__in=readable).select_related("chapter", "author")[:5])
+    for announcement in news:
+        announcement.html = render_markdown(announcement.body)
     return render(
         request,
         "chapters/home.html",
         {
             "active": [m for m in memberships if m.status == Membership.Status.ACTIVE],
+            "news": news,
+            "recent_documents": Document.objects.filter(chapter__in=readable).select_related("chapter")[:5],
             "requested": [m for m in memberships if m.status == Membership.Status.REQUESTED],
             "waiting_count": waiting.count(),
             "can_invite": can_anywhere(user, "chapters.invite_members"),
@@ -95,11 +104,22 @@ def chapter_detail(request, slug):
     members = (
         Paginator(selectors.members_of(chapter), 50).get_page(request.GET.get("page")) if can_view_members else None
     )
+    reads_space = can(user, "chapters.read_chapter_space", chapter)
+    announcements = list(chapter.announcements.select_related("author")[:20]) if reads_space else []
+    for announcement in announcements:
+        announcement.html = render_markdown(announcement.body)
     return render(
         request,
         "chapters/chapter_detail.html",
         {
             "chapter": chapter,
+            "reads_space": reads_space,
+            "announcements": announcements,
+            "documents": chapter.documents.select_related("uploaded_by")[:50] if reads_space else [],
+            "can_post": can(user, "chapters.post_announcements", chapter),
+            "can_share": can(user, "chapters.share_documents", chapter),
+            "announcement_form": AnnouncementForm(),
+            "document_form": DocumentForm(),
             "ancestors": chapter.get_ancestors(),
             "children": chapter.get_children().filter(archived__isnull=True),
             "membership": membership,
@@ -601,3 +621,69 @@ def members_import(request):
     return render(
         request, "chapters/members_import.html", {"form": form, "report": report, "columns": member_files.COLUMNS}
     )
+
+
+# Chapter space ------------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def announcement_post(request, slug):
+    chapter = get_chapter_for(request.user, slug, "chapters.post_announcements")
+    form = AnnouncementForm(request.POST)
+    if form.is_valid():
+        services.announcement_post(actor=request.user, chapter=chapter, **form.cleaned_data)
+        messages.success(request, _("The announcement was posted."))
+    else:
+        messages.error(request, _("An announcement needs a title and a text (at most 20,000 characters)."))
+    return redirect("chapter_detail", slug=slug)
+
+
+@login_required
+@require_POST
+def announcement_delete(request, slug, pk):
+    chapter = get_chapter_for(request.user, slug, "chapters.post_announcements")
+    announcement = get_object_or_404(chapter.announcements, pk=pk)
+    services.announcement_delete(actor=request.user, announcement=announcement)
+    messages.success(request, _("The announcement was deleted."))
+    return redirect("chapter_detail", slug=slug)
+
+
+@login_required
+@require_POST
+def document_share(request, slug):
+    chapter = get_chapter_for(request.user, slug, "chapters.share_documents")
+    form = DocumentForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, " ".join(error for errors in form.errors.values() for error in errors))
+        return redirect("chapter_detail", slug=slug)
+    try:
+        services.document_share(
+            actor=request.user, chapter=chapter, title=form.cleaned_data["title"], upload=form.cleaned_data["file"]
+        )
+    except services.InvalidAction as error:
+        _refusal(request, error)
+    else:
+        messages.success(request, _("The document was shared."))
+    return redirect("chapter_detail", slug=slug)
+
+
+@login_required
+def document_download(request, slug, pk):
+    chapter = get_chapter_for(request.user, slug, "chapters.read_chapter_space")
+    document = get_object_or_404(chapter.documents, pk=pk)
+    try:
+        handle = document.file.open("rb")
+    except FileNotFoundError as error:
+        raise Http404 from error
+    return FileResponse(handle, as_attachment=True, filename=document.filename)
+
+
+@login_required
+@require_POST
+def document_delete(request, slug, pk):
+    chapter = get_chapter_for(request.user, slug, "chapters.share_documents")
+    document = get_object_or_404(chapter.documents, pk=pk)
+    services.document_delete(actor=request.user, document=document)
+    messages.success(request, _("The document was deleted."))
+    return redirect("chapter_detail", slug=slug)

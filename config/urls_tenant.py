@@ -1,7 +1,5 @@
 """URLs of an organisation's site (its own schema, at <slug>.PLATFORM_DOMAIN)."""
 
-from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 from wagtail import urls as wagtail_urls
@@ -17,7 +15,5 @@ urlpatterns = [
     path("cms/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
 ]
-if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
 # Last: the campaign website owns every other path.
 urlpatterns += [path("", include(wagtail_urls))]

@@ -11,6 +11,7 @@ from chapters.capabilities import CAPABILITIES
 from chapters.models import Chapter
 
 COORDINATOR = {
+    "chapters.read_chapter_space",
     "chapters.invite_members",
     "chapters.manage_members",
     "chapters.manage_roles",
@@ -29,7 +30,7 @@ ON_LILLE = {
     "parent_coordinator": COORDINATOR,
     "sibling_coordinator": NOTHING,
     "child_coordinator": NOTHING,
-    "lille_member": {"chapters.view_members"},
+    "lille_member": {"chapters.view_members", "chapters.read_chapter_space"},
     "other_chapter_member": NOTHING,
     "anonymous": NOTHING,
 }

@@ -1,6 +1,7 @@
 """Test settings: the real stack (PostgreSQL, Daphne, the database task backend), made fast."""
 
 import os
+import tempfile
 
 os.environ.setdefault("RELAIS_ENV", "test")
 
@@ -10,3 +11,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 if not env.str("EMAIL_URL", default=""):  # a test that starts a worker process may give one
     EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 LANGUAGE_CODE = "en"
+
+# Uploaded files of the whole test session go to a temporary folder, still one folder per schema.
+MEDIA_ROOT = tempfile.mkdtemp(prefix="relais-test-media-")
