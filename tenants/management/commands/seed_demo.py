@@ -1,18 +1,31 @@
 """Create the demo organisation and the logins `make run` prints. Safe to run again: what exists
-is left as it is."""
+is left as it is.
+
+The demo has a national chapter, 3 regions, 8 local chapters, about 200 members with varied
+privacy choices, coordinators at region and local level, announcements and a document.
+"""
+
+import random
 
 from allauth.account.models import EmailAddress
+from django.contrib.auth.hashers import make_password
+from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand
-from django.db import connection
+from django.db import connection, transaction
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from accounts.models import User
+from chapters import services as chapter_services
+from chapters.models import Announcement, Chapter, Document, Membership, Role, RoleAssignment
 from tenants import demo, services
 from tenants.models import Organisation
 
+MEMBERS = 200
+
 
 class Command(BaseCommand):
-    help = "Create (or keep) the demo organisation, its users, and a platform operator."
+    help = "Create (or keep) the demo organisation, its chapters, members and logins, and a platform operator."
 
     def handle(self, *args, **options):
         connection.set_schema_to_public()
@@ -33,12 +46,116 @@ class Command(BaseCommand):
             )
             self.stdout.write(f"Created the demo organisation at {organisation.get_primary_domain()}.")
 
-        with schema_context(organisation.schema_name):
-            if not User.objects.filter(email=demo.MEMBER_EMAIL).exists():
-                User.objects.create_user(email=demo.MEMBER_EMAIL, password=demo.PASSWORD, full_name="Hélène Membre")
+        with schema_context(organisation.schema_name), transaction.atomic():
+            organiser = User.objects.get(email=demo.ORGANISER_EMAIL)
+            if not Chapter.objects.filter(depth=1).exists():
+                chapter_services.organisation_setup(name=demo.NAME, founder=organiser)
+            if not Chapter.objects.filter(slug="lille").exists():
+                self.seed_organisation(organiser)
+                self.stdout.write(f"Seeded {MEMBERS} members in {Chapter.objects.count()} chapters.")
             # Demo logins work at once: their addresses count as verified.
-            for user in User.objects.filter(email__in=[demo.ORGANISER_EMAIL, demo.MEMBER_EMAIL]):
+            for user in User.objects.filter(email__in=[email for _label, email in demo.LOGINS]):
                 EmailAddress.objects.update_or_create(
                     user=user, email=user.email, defaults={"primary": True, "verified": True}
                 )
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
+
+    def seed_organisation(self, organiser):
+        rng = random.Random(2026)  # noqa: S311 - not security: the same demo every time
+        national = Chapter.objects.get(depth=1)
+        locals_ = []
+        for (region_name, region_slug, region_area), cities in demo.TREE:
+            region = chapter_services.chapter_create(
+                actor=organiser, parent=national, name=region_name, slug=region_slug, kind="region", area=region_area,
+                description=f"Coordination régionale {region_name}.", joining=Chapter.Joining.APPROVAL,
+            )  # fmt: skip
+            for city, slug, area in cities:
+                locals_.append(
+                    chapter_services.chapter_create(
+                        actor=organiser, parent=Chapter.objects.get(pk=region.pk), name=city, slug=slug, kind="local",
+                        area=area, description=f"Le groupe local de {city} : réunions le jeudi soir.",
+                        public_contact=f"{slug}@demo.localhost",
+                        joining=Chapter.Joining.OPEN if city == "Amiens" else Chapter.Joining.APPROVAL,
+                    )
+                )  # fmt: skip
+        chapter_services.chapter_create(
+            actor=organiser, parent=national, name="Jeunes", slug="jeunes", kind="thematic",
+            description="Le réseau des moins de 30 ans.", joining=Chapter.Joining.OPEN,
+        )  # fmt: skip
+
+        password = make_password(demo.PASSWORD)
+        now = timezone.now()
+        people = [
+            User(email=demo.COORDINATOR_EMAIL, full_name="Karim Benali", city="Lille", password=password,
+                 visibility="organisation", show_email=True, skills=["rédaction"], interests=["logement"]),
+            User(email=demo.MEMBER_EMAIL, full_name="Hélène Dubois", city="Lille", password=password,
+                 visibility="chapters", skills=["graphisme"], interests=["écologie", "culture"]),
+        ]  # fmt: skip
+        visibilities = ["organisation"] * 5 + ["chapters"] * 4 + ["nobody"]
+        for number in range(MEMBERS - len(people)):
+            first, last = rng.choice(demo.FIRST_NAMES), rng.choice(demo.LAST_NAMES)
+            people.append(
+                User(
+                    email=f"{first}.{last}.{number}@demo.localhost".lower().replace(" ", ""),
+                    full_name=f"{first} {last}",
+                    password=password,
+                    phone=f"+3361{rng.randrange(10**7):07d}",
+                    visibility=rng.choice(visibilities),
+                    show_email=rng.random() < 0.3,
+                    show_phone=rng.random() < 0.2,
+                    skills=rng.sample(demo.SKILLS, rng.randrange(0, 3)),
+                    interests=rng.sample(demo.INTERESTS, rng.randrange(0, 4)),
+                )
+            )
+        for person in people:
+            person.search_text = person.build_search_text()
+        # A demo seeded by an earlier version may hold some of these logins already: keep them.
+        existing = set(User.objects.filter(email__in=[p.email for p in people]).values_list("email", flat=True))
+        User.objects.bulk_create([person for person in people if person.email not in existing])
+        by_email = {user.email: user for user in User.objects.filter(email__in=[p.email for p in people])}
+        people = [by_email[person.email] for person in people]
+
+        memberships = []
+        for index, person in enumerate(people):
+            chapter = locals_[0] if index < 2 else rng.choice(locals_)
+            person.city = person.city or chapter.name
+            memberships.append(Membership(user=person, chapter=chapter, status="active", is_primary=True, started=now))
+        User.objects.bulk_update(people, ["city"])
+        for person in people:
+            person.search_text = person.build_search_text()
+        User.objects.bulk_update(people, ["search_text"])
+        Membership.objects.bulk_create(memberships)
+        lille = Chapter.objects.get(slug="lille")
+        elsewhere = [m.user for m in memberships[2:] if m.chapter != lille]
+        Membership.objects.bulk_create(
+            Membership(user=user, chapter=lille, status="requested") for user in elsewhere[:10]
+        )
+
+        coordinator = Role.objects.get(name="Chapter coordinator")
+        by_slug = {c.slug: c for c in Chapter.objects.all()}
+        RoleAssignment.objects.create(user=people[0], role=coordinator, chapter=by_slug["lille"], granted_by=organiser)
+        for region_index, slug in enumerate(["hauts-de-france", "bretagne", "occitanie"]):
+            RoleAssignment.objects.create(
+                user=people[20 + region_index], role=coordinator, chapter=by_slug[slug], granted_by=organiser
+            )
+        RoleAssignment.objects.create(
+            user=people[30],
+            role=Role.objects.get(name="Logistics manager"),
+            chapter=by_slug["rennes"],
+            granted_by=organiser,
+        )
+        RoleAssignment.objects.create(
+            user=people[31], role=Role.objects.get(name="Moderator"), chapter=national, granted_by=organiser
+        )
+        for chapter in [national, *locals_]:
+            Announcement.objects.create(
+                chapter=chapter,
+                author=organiser if chapter == national else people[0],
+                title=f"Bienvenue dans {chapter.name}",
+                body="Prochaine **réunion** jeudi à 19h.\n\n- ordre du jour : la campagne de printemps\n- tractage",
+            )
+        document = Document(chapter=by_slug["lille"], uploaded_by=people[0], title="Charte du groupe local", size=0)
+        content = "Charte du groupe local de Lille\n\nNous nous engageons à…\n".encode()
+        document.size = len(content)
+        document.file.save("charte.txt", ContentFile(content), save=False)
+        document.save()

@@ -1,0 +1,50 @@
+"""seed_demo builds a realistic demo organisation, and running it again changes nothing."""
+
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+from django_tenants.utils import schema_context
+
+from accounts.models import User
+from chapters.models import Announcement, Chapter, Document, Membership, RoleAssignment
+from tenants import demo
+
+
+def snapshot():
+    with schema_context(demo.SLUG):
+        return (
+            User.objects.count(),
+            Chapter.objects.count(),
+            Membership.objects.count(),
+            RoleAssignment.objects.count(),
+            Announcement.objects.count(),
+            Document.objects.count(),
+        )
+
+
+def test_seed_demo_builds_the_demo_once(organisations, db):
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115 - discarded output
+    first = snapshot()
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert snapshot() == first
+    connection.set_schema_to_public()
+    with schema_context(demo.SLUG):
+        kinds = sorted(Chapter.objects.values_list("kind", flat=True))
+        assert kinds.count("region") == 3
+        assert kinds.count("local") == 8
+        assert User.objects.filter(memberships__status="active").distinct().count() >= 200
+        assert set(User.objects.values_list("visibility", flat=True)) == {"nobody", "chapters", "organisation"}
+        depths = set(RoleAssignment.objects.values_list("chapter__depth", flat=True))
+        assert depths == {1, 2, 3}, "roles on several levels"
+        assert Membership.objects.filter(chapter__slug="lille", status="requested").count() == 10
+
+
+def test_demo_logins_work(organisations, db):
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    for _label, email in demo.LOGINS:
+        client = Client(HTTP_HOST=f"{demo.SLUG}.localhost")
+        response = client.post("/accounts/login/", {"login": email, "password": demo.PASSWORD})
+        assert response["Location"] == "/app/", email
+    coordinator = Client(HTTP_HOST=f"{demo.SLUG}.localhost")
+    coordinator.post("/accounts/login/", {"login": demo.COORDINATOR_EMAIL, "password": demo.PASSWORD})
+    assert "10 join requests wait for your answer." in coordinator.get("/app/").content.decode()
