@@ -50,7 +50,23 @@ def test_member_pages_have_no_serious_accessibility_problem(page, daphne_port, o
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign In").click()
     page.wait_for_url(f"http://alpha.localhost:{daphne_port}/app/")
-    for path in ["/app/", "/app/invitations/", "/accounts/email/", "/accounts/password/change/"]:
+    for path in [
+        "/app/",
+        "/app/invitations/",
+        "/app/chapters/",
+        "/app/chapters/national/",
+        "/app/chapters/national/manage/",
+        "/app/chapters/new/?parent=national",
+        "/app/directory/",
+        "/app/profile/",
+        "/app/profile/erase/",
+        "/app/roles/",
+        "/app/roles/new/",
+        "/app/audit/",
+        "/app/members/import/",
+        "/accounts/email/",
+        "/accounts/password/change/",
+    ]:
         page.goto(f"http://alpha.localhost:{daphne_port}{path}")
         assert violations(page) == [], path
 
