@@ -93,7 +93,11 @@ class Membership(models.Model):
                 fields=["user"], condition=Q(is_primary=True, status="active"), name="one_primary_chapter"
             ),
         ]
-        indexes = [models.Index(fields=["chapter", "status"])]
+        indexes = [
+            models.Index(fields=["chapter", "status"]),
+            # "Who is in these chapters" answered from the index alone (directory, permissions).
+            models.Index(fields=["chapter", "user"], condition=Q(status="active"), name="active_members_by_chapter"),
+        ]
 
     def __str__(self):
         return f"{self.user} · {self.chapter} ({self.get_status_display()})"

@@ -474,9 +474,10 @@ def directory(request):
         skill=request.GET.get("skill", "")[:50],
         interest=request.GET.get("interest", "")[:50],
     )
-    page = Paginator(members, 25).get_page(request.GET.get("page"))
+    page = selectors.CappedPaginator(members, 25).get_page(request.GET.get("page"))
+    full_view = selectors.contact_visible_ids(viewer, [member.pk for member in page.object_list])
     for member in page.object_list:
-        sees_all = member.coordinated or member.pk == viewer.pk
+        sees_all = member.pk in full_view
         member.shown_email = member.email if sees_all or member.show_email else ""
         member.shown_phone = member.phone if sees_all or member.show_phone else ""
         member.shown_address = (

