@@ -12,7 +12,7 @@ PO = Path(__file__).resolve().parent.parent / "locale" / "fr" / "LC_MESSAGES" / 
 def po_entries():
     text = PO.read_text()
     for block in text.split("\n\n")[1:]:
-        if block.lstrip().startswith("#~"):
+        if not block.strip() or block.lstrip().startswith("#~"):
             continue
         msgid = "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', re.search(r"^msgid ((?:\".*\"\n)+)", block, re.M).group(1)))
         singular = re.search(r"^msgstr (\".*\"(?:\n\".*\")*)", block, re.M)
