@@ -119,19 +119,7 @@ class ProfileForm(forms.ModelForm):
 
     class Meta:
         model = User
-        fields = [
-            "full_name",
-            "phone",
-            "address",
-            "postcode",
-            "city",
-            "skills",
-            "interests",
-            "visibility",
-            "show_email",
-            "show_phone",
-            "show_address",
-        ]
+        fields = list(User.PROFILE_FIELDS)
         widgets = {"visibility": forms.RadioSelect}
 
     def __init__(self, *args, **kwargs):

@@ -86,6 +86,12 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     objects = UserManager()
 
+    # What a member edits on their profile page (and what an export of their data lists).
+    PROFILE_FIELDS = (
+        "full_name", "phone", "address", "postcode", "city", "skills", "interests",
+        "visibility", "show_email", "show_phone", "show_address",
+    )  # fmt: skip
+
     EMAIL_FIELD = "email"
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS = []

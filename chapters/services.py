@@ -403,22 +403,7 @@ def role_unassign(*, actor, assignment):
 
 # Personal data -------------------------------------------------------------------------------------
 
-PROFILE_FIELDS = (
-    "email",
-    "full_name",
-    "phone",
-    "address",
-    "postcode",
-    "city",
-    "skills",
-    "interests",
-    "visibility",
-    "show_email",
-    "show_phone",
-    "show_address",
-    "date_joined",
-    "last_login",
-)
+PERSONAL_FIELDS = ("email", *get_user_model().PROFILE_FIELDS, "date_joined", "last_login")
 
 
 def personal_data(user):
@@ -428,7 +413,7 @@ def personal_data(user):
     def when(value):
         return value.isoformat() if value else None
 
-    profile = {field: getattr(user, field) for field in PROFILE_FIELDS}
+    profile = {field: getattr(user, field) for field in PERSONAL_FIELDS}
     profile["date_joined"], profile["last_login"] = when(user.date_joined), when(user.last_login)
     return {
         "format": "relais.personal-data.v1",
