@@ -4,5 +4,4 @@ from accounts import views
 
 urlpatterns = [
     path("welcome/<str:token>/", views.welcome, name="welcome"),
-    path("invitation/<str:token>/", views.invitation_accept, name="invitation_accept"),
 ]

@@ -2,6 +2,7 @@ from django import forms
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
+from accounts.forms import InvitationForm
 from accounts.models import User
 from chapters.capabilities import CAPABILITIES
 from chapters.models import Chapter, Role
@@ -140,3 +141,19 @@ class AnnouncementForm(forms.Form):
 class DocumentForm(forms.Form):
     title = forms.CharField(label=_("Title"), max_length=200, required=False)
     file = forms.FileField(label=_("File (10 MB at most)"))
+
+
+class ChapterInvitationForm(InvitationForm):
+    chapter = ChapterChoiceField(
+        label=_("Into the chapter"),
+        queryset=Chapter.objects.none(),
+        required=False,
+        help_text=_(
+            "They become members of it when they create their account. "
+            "People already in the organisation are added at once."
+        ),
+    )
+
+    def __init__(self, *args, chapters, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["chapter"].queryset = chapters

@@ -215,3 +215,19 @@ class Document(models.Model):
     @property
     def filename(self):
         return self.file.name.rsplit("/", 1)[-1]
+
+
+class ChapterInvitation(models.Model):
+    """The chapter an invitation brings its guest into, once they create their account."""
+
+    invitation = models.OneToOneField(
+        "accounts.Invitation", on_delete=models.CASCADE, related_name="chapter_invitation"
+    )
+    chapter = models.ForeignKey(Chapter, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        verbose_name = _("chapter invitation")
+        verbose_name_plural = _("chapter invitations")
+
+    def __str__(self):
+        return f"{self.invitation} → {self.chapter}"

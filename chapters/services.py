@@ -15,9 +15,19 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from chapters.access import can, forget_grants
+from accounts import services as account_services
+from chapters.access import can, can_anywhere, forget_grants
 from chapters.capabilities import CAPABILITIES
-from chapters.models import Announcement, AuditEntry, Chapter, Document, Membership, Role, RoleAssignment
+from chapters.models import (
+    Announcement,
+    AuditEntry,
+    Chapter,
+    ChapterInvitation,
+    Document,
+    Membership,
+    Role,
+    RoleAssignment,
+)
 
 NATIONAL_ORGANISER = "National organiser"
 
@@ -576,3 +586,63 @@ def document_delete(*, actor, document):
         document.delete()
         audit(actor=actor, action="document.deleted", chapter=document.chapter, title=document.title)
         transaction.on_commit(lambda: document.file.delete(save=False))
+
+
+# Invitations ---------------------------------------------------------------------------------------
+
+
+def invitations_send(*, actor, emails, chapter, build_url, organisation_name):
+    """Invite people by email, into `chapter` when one is given (chapters.invite_members there;
+    anywhere otherwise). People already in the organisation are added to the chapter at once.
+    Returns (invitations sent, emails added to the chapter, emails already there or in the
+    organisation)."""
+    if chapter is None:
+        if not can_anywhere(actor, "chapters.invite_members"):
+            raise NotAllowed("chapters.invite_members")
+    else:
+        _require(actor, "chapters.invite_members", chapter)
+    added, already = [], []
+    with transaction.atomic():
+        sent, existing = account_services.invitations_send(
+            actor=actor, emails=emails, build_url=build_url, organisation_name=organisation_name
+        )
+        if chapter is not None:
+            for invitation in sent:
+                ChapterInvitation.objects.create(invitation=invitation, chapter=chapter)
+            for user in get_user_model().objects.filter(email__in=existing, is_active=True):
+                if _current(user, chapter) is None and not chapter.is_archived:
+                    Membership.objects.create(
+                        user=user,
+                        chapter=chapter,
+                        status=Membership.Status.ACTIVE,
+                        started=timezone.now(),
+                        decided_by=actor,
+                    )
+                    _ensure_primary(user)
+                    audit(actor=actor, action="membership.added", subject=user, chapter=chapter)
+                    added.append(user.email)
+                else:
+                    already.append(user.email)
+        else:
+            already = list(existing)
+        audit(actor=actor, action="invitations.sent", chapter=chapter, count=len(sent))
+    return sent, added, already
+
+
+def invitation_accept(*, invitation, full_name, password):
+    """Create the invited person's account and, if the invitation names a chapter, their
+    membership of it, in one transaction."""
+    with transaction.atomic():
+        user = account_services.invitation_accept(invitation=invitation, full_name=full_name, password=password)
+        target = ChapterInvitation.objects.filter(invitation=invitation).select_related("chapter").first()
+        if target is not None and not target.chapter.is_archived:
+            Membership.objects.create(
+                user=user,
+                chapter=target.chapter,
+                status=Membership.Status.ACTIVE,
+                is_primary=True,
+                started=timezone.now(),
+                decided_by=invitation.invited_by,
+            )
+        audit(actor=user, action="invitation.accepted", subject=user, chapter=target.chapter if target else None)
+    return user

@@ -3,7 +3,7 @@
 import csv
 
 from django.contrib import messages
-from django.contrib.auth import logout
+from django.contrib.auth import get_user_model, login, logout
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import services as account_services
-from accounts.forms import InvitationForm, ProfileForm
+from accounts.forms import InvitationAcceptForm, ProfileForm
 from accounts.models import Invitation
 from chapters import member_files, selectors, services
 from chapters.access import can, can_anywhere, chapters_where, get_chapter_for, require
@@ -23,6 +23,7 @@ from chapters.forms import (
     AnnouncementForm,
     AssignmentForm,
     ChapterForm,
+    ChapterInvitationForm,
     DocumentForm,
     EraseForm,
     ImportForm,
@@ -423,24 +424,54 @@ def audit_log(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def invitations(request):
-    if not can_anywhere(request.user, "chapters.invite_members"):
+    user = request.user
+    if not can_anywhere(user, "chapters.invite_members"):
         raise Http404
-    form = InvitationForm(request.POST or None)
+    reachable = Chapter.objects.filter(chapters_where(user, "chapters.invite_members"), archived__isnull=True)
+    form = ChapterInvitationForm(request.POST or None, chapters=reachable.order_by("path"))
     if request.method == "POST" and form.is_valid():
-        sent, already = account_services.invitations_send(
-            actor=request.user,
+        sent, added, already = services.invitations_send(
+            actor=user,
             emails=form.cleaned_data["emails"],
+            chapter=form.cleaned_data["chapter"],
             build_url=lambda token: request.build_absolute_uri(reverse("invitation_accept", args=[token])),
             organisation_name=request.tenant.name,
         )
         if sent:
             messages.success(request, _("%(count)d invitation(s) sent.") % {"count": len(sent)})
+        if added:
+            messages.success(request, _("Added to the chapter: %(emails)s") % {"emails": ", ".join(added)})
         if already:
             messages.info(request, _("Already members, not invited: %(emails)s") % {"emails": ", ".join(already)})
         return redirect("invitations")
-    pending = Invitation.objects.filter(accepted__isnull=True).select_related("invited_by")
+    pending = Invitation.objects.filter(accepted__isnull=True).select_related(
+        "invited_by", "chapter_invitation__chapter"
+    )
     page = Paginator(pending, 25).get_page(request.GET.get("page"))
     return render(request, "chapters/invitations.html", {"form": form, "page": page, "now": timezone.now()})
+
+
+@require_http_methods(["GET", "POST"])
+def invitation_accept(request, token):
+    """An invited person creates their account (and joins the chapter the invitation names)."""
+    invitation = Invitation.objects.filter(token=token).first()
+    if invitation is None or not invitation.is_usable:
+        return render(request, "accounts/invitation_unusable.html", status=404)
+    if get_user_model().objects.filter(email=invitation.email).exists():
+        messages.info(request, _("You already have an account here: please sign in."))
+        return redirect("account_login")
+    form = InvitationAcceptForm(request.POST or None, email=invitation.email)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.invitation_accept(
+                invitation=invitation, full_name=form.cleaned_data["full_name"], password=form.cleaned_data["password1"]
+            )
+        except account_services.InvitationUnusable:
+            return render(request, "accounts/invitation_unusable.html", status=404)
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, _("Welcome! Your account is ready."))
+        return redirect("app_home")
+    return render(request, "accounts/invitation_accept.html", {"form": form, "invitation": invitation})
 
 
 @login_required

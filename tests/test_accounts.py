@@ -179,3 +179,39 @@ def test_invitation_of_one_organisation_is_unknown_in_another(organiser, beta):
 def test_only_organisers_see_the_invite_link(request, persona):
     user = request.getfixturevalue(persona)
     assert "/app/invitations/" not in user.client().get("/app/").content.decode()
+
+
+def test_invitation_into_a_chapter_makes_the_newcomer_a_member(tree, django_capture_on_commit_callbacks):
+    from chapters.models import Chapter, Membership
+
+    with schema_context("alpha"):
+        lille = Chapter.objects.get(slug="lille").pk
+    client = tree.people["coordinator"].client()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            "/app/invitations/", {"emails": "newbie@example.org other_chapter_member@alpha.example", "chapter": lille}
+        )
+    page = client.get("/app/invitations/").content.decode()
+    assert "Added to the chapter: other_chapter_member@alpha.example" in page
+    run_tasks()
+    link = re.search(r"http://alpha\.localhost(/accounts/invitation/\S+/)", mail.outbox[0].body).group(1)
+    newcomer = Client(HTTP_HOST="alpha.localhost")
+    newcomer.post(link, {"full_name": "Newbie", "password1": PASSWORD, "password2": PASSWORD})
+    with schema_context("alpha"):
+        memberships = set(
+            Membership.objects.filter(chapter__slug="lille", status="active").values_list("user__email", flat=True)
+        )
+    assert {"newbie@example.org", "other_chapter_member@alpha.example"} <= memberships
+
+
+def test_coordinator_cannot_invite_into_a_chapter_outside_their_reach(tree):
+    from chapters.models import Chapter
+
+    with schema_context("alpha"):
+        roubaix = Chapter.objects.get(slug="roubaix").pk
+    response = (
+        tree.people["coordinator"].client().post("/app/invitations/", {"emails": "x@example.org", "chapter": roubaix})
+    )
+    assert "Select a valid choice" in response.content.decode()
+    with schema_context("alpha"):
+        assert not Invitation.objects.exists()
