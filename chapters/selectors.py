@@ -83,7 +83,10 @@ def directory_for(viewer, *, query="", chapter=None, skill="", interest=""):
     set once, and the organisation-wide case needs no set at all.
     """
     users = User.objects.filter(is_active=True, erased__isnull=True)
-    if not can(viewer, "chapters.view_contact_details"):
+    # Everyone is visible to whoever sees contact details organisation-wide, and everyone listed
+    # under a chapter is visible to whoever sees them on that chapter (it covers the chapters below).
+    sees_everyone = can(viewer, "chapters.view_contact_details", chapter)
+    if not sees_everyone:
         active = Membership.objects.filter(status=Membership.Status.ACTIVE)
         mine = active.filter(user=viewer).values("chapter_id")
         visible = (
@@ -91,9 +94,12 @@ def directory_for(viewer, *, query="", chapter=None, skill="", interest=""):
             | Q(pk=viewer.pk)
             | Q(visibility=User.Visibility.CHAPTERS, pk__in=active.filter(chapter_id__in=mine).values("user_id"))
         )
-        coordinated = chapters_where(viewer, "chapters.view_contact_details")
-        if coordinated != Q(pk__in=[]):
-            visible |= Q(pk__in=active.filter(chapter__in=Chapter.objects.filter(coordinated)).values("user_id"))
+        coordinated = Chapter.objects.filter(chapters_where(viewer, "chapters.view_contact_details"))
+        if chapter is not None:
+            # Only the coordinated chapters inside the listed one can add anybody to the list.
+            coordinated = coordinated.filter(path__startswith=chapter.path)
+        if coordinated.exists():
+            visible |= Q(pk__in=active.filter(chapter__in=coordinated).values("user_id"))
         users = users.filter(visible)
     tokens = fold(query).split()[:8]
     if tokens:

@@ -219,3 +219,13 @@ def test_erasure_anonymises_ends_memberships_and_is_audited(tree, helene):
         "/accounts/login/", {"login": "helene@alpha.example", "password": PASSWORD}
     )
     assert again.status_code == 200, "an erased account cannot sign in"
+
+
+@pytest.mark.parametrize(
+    ("persona", "sees"),
+    [("coordinator", True), ("parent_coordinator", True), ("sibling_coordinator", False), ("lille_member", False)],
+)
+def test_listing_a_chapter_shows_hidden_profiles_only_to_its_coordinators(tree, helene, persona, sees):
+    set_profile(helene, visibility="nobody")
+    for chapter in ["lille", "nord", "national"]:
+        assert ("Hélène Dubois" in search(tree, persona, chapter=chapter)) is sees, chapter
