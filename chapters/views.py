@@ -222,6 +222,7 @@ def chapter_manage(request, slug):
             "transfer_choices": manageable.exclude(pk=chapter.pk).filter(archived__isnull=True),
             "manages_members": manages_members,
             "manages_chapter": manages_chapter,
+            "manages_roles": can(user, "chapters.manage_roles", chapter),
         },
     )
 
