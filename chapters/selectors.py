@@ -148,3 +148,32 @@ class CappedPaginator(Paginator):
         counted = self.object_list.order_by()[: self.cap + 1].count()
         self.capped = counted > self.cap
         return min(counted, self.cap)
+
+
+class SearchPaginator(CappedPaginator):
+    """CappedPaginator for text searches: one query reads the ordered ids of up to `cap` matches
+    (which also gives the count), then the page's rows are read by id. The matches of a search
+    are found through the GIN index and scattered over the table, so reading them twice (count,
+    then page) would cost twice."""
+
+    @cached_property
+    def ids(self):
+        ids = list(self.object_list.values_list("pk", flat=True)[: self.cap + 1])
+        self.capped = len(ids) > self.cap
+        return ids[: self.cap]
+
+    @cached_property
+    def count(self):
+        return len(self.ids)
+
+    def page(self, number):
+        number = self.validate_number(number)
+        start = (number - 1) * self.per_page
+        page_ids = self.ids[start : start + self.per_page]
+        rows = self.object_list.model.objects.in_bulk(page_ids)
+        return self._get_page([rows[pk] for pk in page_ids if pk in rows], number, self)
+
+
+def directory_paginator(members, query, per_page=25):
+    paginator_class = SearchPaginator if fold(query).split() else CappedPaginator
+    return paginator_class(members, per_page)

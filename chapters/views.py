@@ -506,7 +506,7 @@ def directory(request):
         skill=request.GET.get("skill", "")[:50],
         interest=request.GET.get("interest", "")[:50],
     )
-    page = selectors.CappedPaginator(members, 25).get_page(request.GET.get("page"))
+    page = selectors.directory_paginator(members, request.GET.get("q", "")).get_page(request.GET.get("page"))
     full_view = selectors.contact_visible_ids(viewer, [member.pk for member in page.object_list])
     for member in page.object_list:
         sees_all = member.pk in full_view
