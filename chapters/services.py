@@ -202,13 +202,19 @@ def membership_request(*, user, chapter):
     return membership
 
 
+def _locked_request(membership):
+    """The join request, locked; refused if someone answered it meanwhile."""
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if membership.status != Membership.Status.REQUESTED:
+        raise InvalidAction(_("This request has already been handled."))
+    return membership
+
+
 def membership_approve(*, actor, membership):
     """Accept a join request. Needs chapters.manage_members on the chapter; mails the member."""
     _require(actor, "chapters.manage_members", membership.chapter)
     with transaction.atomic():
-        membership = Membership.objects.select_for_update().get(pk=membership.pk)
-        if membership.status != Membership.Status.REQUESTED:
-            raise InvalidAction(_("This request has already been handled."))
+        membership = _locked_request(membership)
         membership.status = Membership.Status.ACTIVE
         membership.started = timezone.now()
         membership.decided_by = actor
@@ -223,9 +229,7 @@ def membership_refuse(*, actor, membership, reason=""):
     """Refuse a join request, with an optional reason sent to the person."""
     _require(actor, "chapters.manage_members", membership.chapter)
     with transaction.atomic():
-        membership = Membership.objects.select_for_update().get(pk=membership.pk)
-        if membership.status != Membership.Status.REQUESTED:
-            raise InvalidAction(_("This request has already been handled."))
+        membership = _locked_request(membership)
         membership.status = Membership.Status.REFUSED
         membership.ended = timezone.now()
         membership.reason = reason

@@ -82,7 +82,21 @@ def test_anonymous_is_sent_to_sign_in(tree):
 def test_user_of_another_organisation_sees_nothing_of_alpha(tree, other_tenant_user):
     client = other_tenant_user.client()
     client.defaults["HTTP_HOST"] = "alpha.localhost"
-    for path in ["/app/chapters/", "/app/chapters/lille/", "/app/chapters/lille/manage/", "/app/roles/", "/app/audit/"]:
+    paths = [
+        "/app/",
+        "/app/chapters/",
+        "/app/chapters/lille/",
+        "/app/chapters/lille/manage/",
+        "/app/roles/",
+        "/app/audit/",
+        "/app/directory/",
+        "/app/profile/",
+        "/app/profile/my-data.json",
+        "/app/members/export.csv",
+        "/app/members/import/",
+        "/app/invitations/",
+    ]
+    for path in paths:
         response = client.get(path)
         assert response.status_code == 302
         assert response["Location"].startswith("/accounts/login/")
