@@ -95,7 +95,7 @@ def banner(port):
         f"  Platform admin       http://localhost:{port}/admin/   {demo.OPERATOR_EMAIL} / {demo.PASSWORD}",
         f"  Demo organisation    http://{demo.SLUG}.localhost:{port}/app/",
     ]
-    lines += [f"    {label:<18} {email} / {demo.PASSWORD}" for label, email in demo.LOGINS]
+    lines += [f"    {label:<21} {email} / {demo.PASSWORD}" for label, email in demo.LOGINS]
     print("\n".join(lines) + "\n", flush=True)
 
 
