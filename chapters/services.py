@@ -392,6 +392,16 @@ def role_assign(*, actor, user, role, chapter):
     return assignment
 
 
+def _is_last_national_organiser(user, only=None):
+    """Whether taking `only` (or every role of `user`) away would leave nobody able to manage
+    roles for the whole organisation. Locks those assignments while the caller decides."""
+    organisers = RoleAssignment.objects.select_for_update().filter(
+        role__capabilities__contains=["chapters.manage_roles"], chapter__depth=1, user__is_active=True
+    )
+    leaving = organisers.filter(pk=only.pk) if only is not None else organisers.filter(user=user)
+    return leaving.exists() and not organisers.exclude(pk__in=leaving.values("pk")).exists()
+
+
 def role_unassign(*, actor, assignment):
     """Take a role back. Same rule as giving it; the last national organiser cannot be removed."""
     _require(actor, "chapters.manage_roles", assignment.chapter)
@@ -399,10 +409,7 @@ def role_unassign(*, actor, assignment):
     if beyond:
         raise NotAllowed(beyond)
     with transaction.atomic():
-        organiser_roles = RoleAssignment.objects.select_for_update().filter(
-            role__capabilities__contains=["chapters.manage_roles"], chapter__depth=1
-        )
-        if assignment in organiser_roles and organiser_roles.count() == 1:
+        if _is_last_national_organiser(assignment.user, only=assignment):
             raise InvalidAction(_("The organisation must keep at least one national organiser."))
         assignment.delete()
         audit(
@@ -474,6 +481,10 @@ def account_erase(*, user):
 
     with transaction.atomic():
         user = get_user_model().objects.select_for_update().get(pk=user.pk)
+        if _is_last_national_organiser(user):
+            raise InvalidAction(
+                _("You are the organisation's last national organiser: give that role to someone else first.")
+            )
         for membership in Membership.objects.filter(user=user, status__in=Membership.CURRENT):
             _end(membership, Membership.Status.LEFT, actor=user, reason="account erased")
         RoleAssignment.objects.filter(user=user).delete()

@@ -558,7 +558,11 @@ def personal_data(request):
 def erase_account(request):
     form = EraseForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
-        services.account_erase(user=request.user)
+        try:
+            services.account_erase(user=request.user)
+        except services.InvalidAction as error:
+            form.add_error(None, error)
+            return render(request, "chapters/erase.html", {"form": form})
         logout(request)
         messages.success(request, _("Your account was erased. Thank you for what you did with us."))
         return redirect("account_login")

@@ -229,3 +229,11 @@ def test_listing_a_chapter_shows_hidden_profiles_only_to_its_coordinators(tree, 
     set_profile(helene, visibility="nobody")
     for chapter in ["lille", "nord", "national"]:
         assert ("Hélène Dubois" in search(tree, persona, chapter=chapter)) is sees, chapter
+
+
+def test_the_last_national_organiser_cannot_erase_their_account(tree):
+    client = tree.people["organiser"].client()
+    page = client.post("/app/profile/erase/", {"password": PASSWORD}).content.decode()
+    assert "last national organiser" in page
+    with schema_context("alpha"):
+        assert User.objects.get(email="founder@alpha.example").erased is None
