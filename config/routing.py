@@ -1,3 +1,9 @@
-"""Websocket routes, all under /ws/. The feature apps add theirs here."""
+"""Websocket routes, all under /ws/."""
 
-websocket_urlpatterns = []
+from django.urls import path
+
+from chat.consumers import ChatConsumer
+
+websocket_urlpatterns = [
+    path("ws/chat/", ChatConsumer.as_asgi()),
+]

@@ -11,6 +11,8 @@ from chapters.capabilities import CAPABILITIES
 from chapters.models import Chapter
 
 COORDINATOR = {
+    "chat.moderate",
+    "chat.post",
     "chapters.read_chapter_space",
     "chapters.invite_members",
     "chapters.manage_members",
@@ -30,7 +32,7 @@ ON_LILLE = {
     "parent_coordinator": COORDINATOR,
     "sibling_coordinator": NOTHING,
     "child_coordinator": NOTHING,
-    "lille_member": {"chapters.view_members", "chapters.read_chapter_space"},
+    "lille_member": {"chapters.view_members", "chapters.read_chapter_space", "chat.post"},
     "other_chapter_member": NOTHING,
     "anonymous": NOTHING,
 }
