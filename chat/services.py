@@ -6,6 +6,7 @@ ChatEvent in one transaction, and publishes the event to the room's channel grou
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
@@ -126,10 +127,30 @@ def _clean_body(body):
     return body
 
 
+RATE_LIMIT = (10, 5)  # messages, seconds
+
+
+def _allowed_to_send(user):
+    """At most RATE_LIMIT[0] messages per RATE_LIMIT[1] seconds per person, whichever way they
+    arrive (cache keys carry the schema through django_tenants.cache.make_key)."""
+    count, seconds = RATE_LIMIT
+    key = f"chat-rate:{user.pk}"
+    cache.add(key, 0, timeout=seconds)
+    try:
+        return cache.incr(key) <= count
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=seconds)
+        return True
+
+
 def message_send(*, actor, room, body):
+    """Post a message. Needs chat.post on the room's chapter (chat.post_announcements for the
+    announcements room); refused when the person sends too fast, with nothing stored."""
     if not can_post(actor, room):
         raise ChatError("forbidden", _("You cannot write in this room."))
     body = _clean_body(body)
+    if not _allowed_to_send(actor):
+        raise ChatError("rate_limited", _("Too many messages: wait a few seconds."))
     with transaction.atomic():
         message = Message.objects.create(room=room, author=actor, body=body)
         _record(room, "message.new", {"message": serialize(message)})
@@ -199,3 +220,8 @@ def events_since(*, last_event_id, room_ids, limit=1000):
         .order_by("pk")
         .values("pk", "kind", "room_id", "payload")[:limit]
     )
+
+
+def unread_count(*, user, room):
+    position = ReadPosition.objects.filter(room=room, user=user).values_list("last_read", flat=True).first() or 0
+    return Message.objects.filter(room=room, pk__gt=position, deleted__isnull=True).exclude(author=user).count()

@@ -15,6 +15,7 @@ urlpatterns = [
     # Accepting an invitation may make the newcomer a member of a chapter: the chapters app's view.
     path("accounts/invitation/<str:token>/", chapter_views.invitation_accept, name="invitation_accept"),
     path("accounts/", include("allauth.urls")),
+    path("app/chat/", include("chat.urls")),
     path("app/", include("chapters.urls")),
     path("cms/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),

@@ -64,6 +64,7 @@ def test_member_pages_have_no_serious_accessibility_problem(page, daphne_port, o
         "/app/roles/new/",
         "/app/audit/",
         "/app/members/import/",
+        "/app/chat/",
         "/accounts/email/",
         "/accounts/password/change/",
     ]:
