@@ -55,8 +55,9 @@ def grants(user):
 
 
 def forget_grants(user):
-    """After changing someone's roles or memberships within a request."""
-    user.__dict__.pop("_relais_grants", None)
+    """After changing someone's roles or memberships within a request (or a long-lived socket)."""
+    target = getattr(user, "_wrapped", user)  # request.user and scope["user"] are lazy proxies
+    vars(target).pop("_relais_grants", None)
 
 
 def can(user, capability, chapter=None):

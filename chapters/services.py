@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts import services as account_services
+from chapters import signals
 from chapters.access import can, can_anywhere, forget_grants
 from chapters.capabilities import CAPABILITIES
 from chapters.models import (
@@ -252,6 +253,7 @@ def _end(membership, status, *, actor, reason=""):
     if was_primary:
         _ensure_primary(membership.user)
     forget_grants(membership.user)
+    signals.membership_ended.send(sender=Membership, user=membership.user, chapter=membership.chapter)
 
 
 def membership_leave(*, user, membership):
@@ -307,6 +309,7 @@ def membership_transfer(*, actor, membership, to_chapter):
         )
         membership.transferred_to = target
         membership.save(update_fields=["transferred_to"])
+        signals.membership_ended.send(sender=Membership, user=membership.user, chapter=membership.chapter)
         _ensure_primary(membership.user)
         audit(
             actor=actor,
@@ -412,6 +415,7 @@ def role_unassign(*, actor, assignment):
         if _is_last_national_organiser(assignment.user, only=assignment):
             raise InvalidAction(_("The organisation must keep at least one national organiser."))
         assignment.delete()
+        signals.role_revoked.send(sender=RoleAssignment, user=assignment.user, chapter=assignment.chapter)
         audit(
             actor=actor,
             action="role.unassigned",

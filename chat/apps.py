@@ -12,3 +12,9 @@ class ChatConfig(AppConfig):
         register("chat.post", _("Write in the chapter's chat rooms"))
         register("chat.post_announcements", _("Write in the organisation's announcement rooms"))
         register("chat.moderate", _("Moderate the chapter's chat rooms"))
+
+        from chapters.signals import membership_ended, role_revoked
+        from chat.services import access_changed
+
+        membership_ended.connect(access_changed, dispatch_uid="chat.membership_ended")
+        role_revoked.connect(access_changed, dispatch_uid="chat.role_revoked")

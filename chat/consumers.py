@@ -12,6 +12,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django_tenants.utils import schema_context
 
+from chapters.access import forget_grants
 from chat import services
 
 MAX_FRAME_BYTES = 16 * 1024
@@ -25,16 +26,32 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if self.user is None or not self.user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        self.room_ids = set(await self.in_schema(lambda: [room.pk for room in services.rooms_for(self.user)]))
+        self.room_ids = set()
         self.last_sent = 0
-        for room_id in self.room_ids:
-            await self.channel_layer.group_add(services.room_group(self.schema, room_id), self.channel_name)
+        await self.channel_layer.group_add(services.user_group(self.schema, self.user.pk), self.channel_name)
+        await self.refresh_rooms()
         await self.accept()
         await self.send_json({"type": "hello", "rooms": sorted(self.room_ids)})
 
     async def disconnect(self, code):
         for room_id in getattr(self, "room_ids", ()):
             await self.channel_layer.group_discard(services.room_group(self.schema, room_id), self.channel_name)
+        if getattr(self, "user", None) is not None and self.user.is_authenticated:
+            await self.channel_layer.group_discard(services.user_group(self.schema, self.user.pk), self.channel_name)
+
+    async def refresh_rooms(self):
+        """Join the groups of the rooms the person may read now, leave the others."""
+
+        def readable():
+            forget_grants(self.user)
+            return {room.pk for room in services.rooms_for(self.user)}
+
+        rooms = await self.in_schema(readable)
+        for room_id in self.room_ids - rooms:
+            await self.channel_layer.group_discard(services.room_group(self.schema, room_id), self.channel_name)
+        for room_id in rooms - self.room_ids:
+            await self.channel_layer.group_add(services.room_group(self.schema, room_id), self.channel_name)
+        self.room_ids = rooms
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         if text_data is None or len(text_data.encode()) > MAX_FRAME_BYTES:
@@ -150,6 +167,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def chat_event(self, event):
         await self.forward(event["frame"])
+
+    async def chat_access(self, event):
+        await self.refresh_rooms()
+        await self.send_json({"type": "rooms", "rooms": sorted(self.room_ids)})
 
     async def chat_typing(self, event):
         if event["frame"]["user"] != self.user.pk:

@@ -113,9 +113,7 @@ def _record(room, kind, payload):
 
 def send_event(group, frame):
     """Every realtime event goes through here (ARCHITECTURE.md section 5)."""
-    layer = get_channel_layer()
-    if layer is not None:
-        async_to_sync(layer.group_send)(group, {"type": "chat.event", "frame": frame})
+    _send_to_group(group, {"type": "chat.event", "frame": frame})
 
 
 def _clean_body(body):
@@ -225,3 +223,20 @@ def events_since(*, last_event_id, room_ids, limit=1000):
 def unread_count(*, user, room):
     position = ReadPosition.objects.filter(room=room, user=user).values_list("last_read", flat=True).first() or 0
     return Message.objects.filter(room=room, pk__gt=position, deleted__isnull=True).exclude(author=user).count()
+
+
+def user_group(schema_name, user_id):
+    return f"{schema_name}.chat.user.{user_id}"
+
+
+def access_changed(sender, user, chapter, **kwargs):
+    """A membership ended or a role was taken back: the person's open sockets recompute their
+    rooms at once (after commit), so they stop receiving a room they may no longer read."""
+    group = user_group(connection.schema_name, user.pk)
+    transaction.on_commit(lambda: _send_to_group(group, {"type": "chat.access"}))
+
+
+def _send_to_group(group, message):
+    layer = get_channel_layer()
+    if layer is not None:
+        async_to_sync(layer.group_send)(group, message)

@@ -270,3 +270,24 @@ def test_events_are_numbered_in_the_database(chat_people):
         event = ChatEvent.objects.get(pk=frame["event_id"])
     assert (event.kind, event.room_id) == ("message.new", rennes_room())
     a.close()
+
+
+def test_a_member_removed_from_a_chapter_stops_receiving_its_room_at_once(chat_people):
+    from chapters import services as chapter_services
+
+    b, b_rooms = connected(EMAILS[1])
+    a, _rooms = connected(EMAILS[0])
+    room = rennes_room()
+    assert room in b_rooms
+    with schema_context("alpha"):
+        organiser = User.objects.get(email="founder@alpha.example")
+        membership = Membership.objects.get(user__email=EMAILS[1], chapter__slug="rennes-chat")
+        chapter_services.membership_remove(actor=organiser, membership=membership, reason="moved away")
+    assert room not in b.receive_until("rooms")["rooms"]
+    a.send({"type": "message.send", "room": room, "body": "after removal"})
+    a.receive_until("sent")
+    assert b.nothing_more()
+    b.send({"type": "message.send", "room": room, "body": "still here?"})
+    assert b.receive_until("error")["code"] == "not_found"
+    a.close()
+    b.close()
