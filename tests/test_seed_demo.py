@@ -37,6 +37,9 @@ def test_seed_demo_builds_the_demo_once(organisations, db):
         depths = set(RoleAssignment.objects.values_list("chapter__depth", flat=True))
         assert depths == {1, 2, 3}, "roles on several levels"
         assert Membership.objects.filter(chapter__slug="lille", status="requested").count() == 10
+        from chat.models import Message
+
+        assert Message.objects.filter(room__chapter__slug="lille").count() == 300
 
 
 def test_demo_logins_work(organisations, db):

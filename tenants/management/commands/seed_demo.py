@@ -2,7 +2,8 @@
 is left as it is.
 
 The demo has a national chapter, 3 regions, 8 local chapters, about 200 members with varied
-privacy choices, coordinators at region and local level, announcements and a document.
+privacy choices, coordinators at region and local level, announcements, a document, and chat rooms
+with a few hundred messages.
 """
 
 import random
@@ -18,6 +19,7 @@ from django_tenants.utils import schema_context
 from accounts.models import User
 from chapters import services as chapter_services
 from chapters.models import Announcement, Chapter, Document, Membership, Role, RoleAssignment
+from chat.models import Message, Room
 from tenants import demo, services
 from tenants.models import Organisation
 
@@ -154,8 +156,28 @@ class Command(BaseCommand):
                 title=f"Bienvenue dans {chapter.name}",
                 body="Prochaine **réunion** jeudi à 19h.\n\n- ordre du jour : la campagne de printemps\n- tractage",
             )
+        self.seed_chat(rng, national, by_slug, people)
         document = Document(chapter=by_slug["lille"], uploaded_by=people[0], title="Charte du groupe local", size=0)
         content = "Charte du groupe local de Lille\n\nNous nous engageons à…\n".encode()
         document.size = len(content)
         document.file.save("charte.txt", ContentFile(content), save=False)
         document.save()
+
+    def seed_chat(self, rng, national, by_slug, people):
+        """A few hundred messages in Lille's room and the organisation's announcements."""
+        lille = Room.objects.create(kind=Room.Kind.CHAPTER, chapter=by_slug["lille"], name="Lille")
+        announcements = Room.objects.create(kind=Room.Kind.ANNOUNCEMENTS, chapter=national, name="Annonces")
+        lille_members = [m.user for m in Membership.objects.filter(chapter=by_slug["lille"], status="active")]
+        lines = [
+            "Qui vient au tractage samedi ?", "Moi ! Rendez-vous **10h** place de la République.",
+            "J'apporte les affiches.", "Pensez aux gilets.", "Compte rendu de la réunion en ligne ce soir.",
+            "Merci à toutes et tous pour hier !", "On a besoin de bras pour le stand du marché.",
+            "La salle est réservée jeudi 19h.", "Qui peut imprimer 200 tracts ?", "Je m'en occupe.",
+        ]  # fmt: skip
+        Message.objects.bulk_create(
+            Message(room=lille, author=rng.choice(lille_members), body=rng.choice(lines)) for _ in range(300)
+        )
+        Message.objects.bulk_create(
+            Message(room=announcements, author=people[0], body=f"Point d'étape n°{number} de la campagne.")
+            for number in range(1, 21)
+        )
