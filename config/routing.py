@@ -1,5 +1,7 @@
 """Websocket routes, all under /ws/."""
 
+import os
+
 from django.urls import path
 
 from chat.consumers import ChatConsumer
@@ -7,3 +9,8 @@ from chat.consumers import ChatConsumer
 websocket_urlpatterns = [
     path("ws/chat/", ChatConsumer.as_asgi()),
 ]
+
+if os.environ.get("RELAIS_BENCH_ECHO") == "1":  # the fan-out benchmark's reference, never in production
+    from bench.echo_consumer import EchoConsumer
+
+    websocket_urlpatterns.append(path("ws/bench-echo/", EchoConsumer.as_asgi()))

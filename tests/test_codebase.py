@@ -22,3 +22,9 @@ def test_migrations_are_committed(organisations):
     result = manage("makemigrations", "--check", "--dry-run")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "No changes detected" in result.stdout
+
+
+def test_the_benchmark_relay_is_not_routed_outside_the_benchmark():
+    from config.routing import websocket_urlpatterns
+
+    assert [str(pattern.pattern) for pattern in websocket_urlpatterns] == ["ws/chat/"]
