@@ -24,6 +24,17 @@ def use_fresh_database(name):
     return base_url
 
 
+def in_fresh_database(name, run, *args):
+    """Run `run(*args)` with Django set up on a new database `name`, dropped afterwards (kept with
+    BENCH_KEEP_DATABASE=1, to look at its plans)."""
+    base_url = use_fresh_database(name)
+    try:
+        run(*args)
+    finally:
+        if not os.environ.get("BENCH_KEEP_DATABASE"):
+            drop_database(base_url, name)
+
+
 def drop_database(base_url, name):
     from django.db import connections
 

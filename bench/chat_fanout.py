@@ -18,7 +18,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench._support import drop_database, report, use_fresh_database
+from bench._support import in_fresh_database, report
 
 DATABASE = "relais_bench_chat"
 GOAL_P99_MS = 250.0
@@ -27,11 +27,7 @@ GOAL_RATIO = 3.0
 
 def main():
     clients = int(os.environ.get("BENCH_CLIENTS", "1000"))
-    base_url = use_fresh_database(DATABASE)
-    try:
-        run(clients)
-    finally:
-        drop_database(base_url, DATABASE)
+    in_fresh_database(DATABASE, run, clients)
 
 
 def prepare(clients):

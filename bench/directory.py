@@ -13,7 +13,7 @@ import random
 import statistics
 import time
 
-from bench._support import drop_database, report, use_fresh_database
+from bench._support import in_fresh_database, report
 
 DATABASE = "relais_bench_directory"
 GOAL_MS = 50.0
@@ -26,12 +26,7 @@ CITIES = (
 
 def main():
     count = int(os.environ.get("BENCH_MEMBERS", "100000"))
-    base_url = use_fresh_database(DATABASE)
-    try:
-        run(count)
-    finally:
-        if not os.environ.get("BENCH_KEEP_DATABASE"):
-            drop_database(base_url, DATABASE)
+    in_fresh_database(DATABASE, run, count)
 
 
 def percentile(values, fraction):

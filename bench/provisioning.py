@@ -9,7 +9,7 @@ import logging
 import os
 import time
 
-from bench._support import drop_database, median, report, use_fresh_database
+from bench._support import in_fresh_database, median, report
 
 DATABASE = "relais_bench_provisioning"
 GOAL_SECONDS = 1.0
@@ -18,11 +18,7 @@ GOAL_RATIO = 7.0
 
 def main():
     count = int(os.environ.get("BENCH_TENANTS", "5"))
-    base_url = use_fresh_database(DATABASE)
-    try:
-        run(count)
-    finally:
-        drop_database(base_url, DATABASE)
+    in_fresh_database(DATABASE, run, count)
 
 
 def run(count):
