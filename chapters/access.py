@@ -74,6 +74,19 @@ def can_anywhere(user, capability):
     return any(capability in grant.capabilities for grant in grants(user))
 
 
+def belongs_within(user, chapter):
+    """Whether the user is an active member of, or holds a role on, the chapter or a chapter below
+    it (who a room "open to the chapter and the chapters below it" is for)."""
+    return any(grant.path.startswith(chapter.path) for grant in grants(user))
+
+
+def chapters_above_grants(user):
+    """The paths of the chapters the user belongs within (see belongs_within): every ancestor of
+    a chapter where they are a member or hold a role, and those chapters themselves."""
+    steplen = Chapter.steplen
+    return {grant.path[:end] for grant in grants(user) for end in range(steplen, len(grant.path) + 1, steplen)}
+
+
 def chapters_where(user, capability):
     """A filter on Chapter for the chapters where the user holds the capability."""
     condition = Q(pk__in=[])

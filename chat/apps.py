@@ -12,6 +12,7 @@ class ChatConfig(AppConfig):
         register("chat.post", _("Write in the chapter's chat rooms"))
         register("chat.post_announcements", _("Write in the organisation's announcement rooms"))
         register("chat.moderate", _("Moderate the chapter's chat rooms"))
+        register("chat.create_rooms", _("Open topic rooms in the chapter's chat"))
 
         from chapters.signals import membership_ended, role_revoked
         from chat.services import access_changed

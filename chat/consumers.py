@@ -7,6 +7,8 @@ saw and receives what it missed, in order; the consumer never forwards an event 
 """
 
 import json
+import time
+from collections import deque
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -17,6 +19,8 @@ from chat import services
 
 MAX_FRAME_BYTES = 16 * 1024
 CLOSE_UNAUTHENTICATED = 4401
+REMEMBERED_EVENTS = 5000  # ids of events already forwarded, so that none is forwarded twice
+TOUCH_EVERY = 30  # seconds between two presence refreshes of a socket
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):
@@ -27,31 +31,75 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.room_ids = set()
+        # Events can reach the socket out of id order (two rooms' transactions commit in any order),
+        # so the consumer remembers which it sent rather than the highest.
+        self.sent = set()
+        self.sent_order = deque()
         self.last_sent = 0
+        self.watching = None
+        self.touched, self.typed = time.monotonic(), 0.0
+        self.name = self.user.get_full_name()
         await self.channel_layer.group_add(services.user_group(self.schema, self.user.pk), self.channel_name)
+        await self.channel_layer.group_add(services.organisation_group(self.schema), self.channel_name)
         await self.refresh_rooms()
         await self.accept()
         await self.send_json({"type": "hello", "rooms": sorted(self.room_ids)})
 
     async def disconnect(self, code):
-        for room_id in getattr(self, "room_ids", ()):
+        if getattr(self, "user", None) is None or not self.user.is_authenticated or not hasattr(self, "room_ids"):
+            return
+        for room_id in self.room_ids:
             await self.channel_layer.group_discard(services.room_group(self.schema, room_id), self.channel_name)
-        if getattr(self, "user", None) is not None and self.user.is_authenticated:
-            await self.channel_layer.group_discard(services.user_group(self.schema, self.user.pk), self.channel_name)
+        await self.watch(None)
+        await self.channel_layer.group_discard(services.user_group(self.schema, self.user.pk), self.channel_name)
+        await self.channel_layer.group_discard(services.organisation_group(self.schema), self.channel_name)
+        gone = await self.in_schema(lambda: services.presence_leave(user=self.user, channel_name=self.channel_name))
+        await self.announce_presence(gone, online=False)
 
     async def refresh_rooms(self):
-        """Join the groups of the rooms the person may read now, leave the others."""
+        """Join the groups of the rooms the person may read now, leave the others, and show them
+        online in the rooms they joined."""
 
         def readable():
             forget_grants(self.user)
             return {room.pk for room in services.rooms_for(self.user)}
 
         rooms = await self.in_schema(readable)
-        for room_id in self.room_ids - rooms:
+        removed, added = self.room_ids - rooms, rooms - self.room_ids
+        for room_id in removed:
             await self.channel_layer.group_discard(services.room_group(self.schema, room_id), self.channel_name)
-        for room_id in rooms - self.room_ids:
+        for room_id in added:
             await self.channel_layer.group_add(services.room_group(self.schema, room_id), self.channel_name)
         self.room_ids = rooms
+        if self.watching in removed:
+            await self.watch(None)
+
+        def presence():
+            gone = services.presence_leave(user=self.user, channel_name=self.channel_name, room_ids=removed)
+            came = services.presence_enter(user=self.user, channel_name=self.channel_name, room_ids=added)
+            return gone, came
+
+        gone, came = await self.in_schema(presence)
+        await self.announce_presence(gone, online=False)
+        await self.announce_presence(came, online=True)
+
+    async def announce_presence(self, room_ids, *, online):
+        user = {"id": self.user.pk, "name": self.name}
+        for room_id in room_ids:
+            frame = {"type": "presence", "room": room_id, "user": user, "online": online}
+            await self.channel_layer.group_send(
+                services.presence_group(self.schema, room_id), {"type": "chat.presence", "frame": frame}
+            )
+
+    async def watch(self, room_id):
+        """Receive the presence changes of the room the page shows (and no other)."""
+        if self.watching is not None:
+            await self.channel_layer.group_discard(
+                services.presence_group(self.schema, self.watching), self.channel_name
+            )
+        self.watching = room_id
+        if room_id is not None:
+            await self.channel_layer.group_add(services.presence_group(self.schema, room_id), self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         if text_data is None or len(text_data.encode()) > MAX_FRAME_BYTES:
@@ -65,6 +113,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if not isinstance(content, dict) or not isinstance(content.get("type"), str):
             await self.error("bad_frame", "A frame is a JSON object with a string 'type'.")
             return
+        if time.monotonic() - self.touched > TOUCH_EVERY:
+            self.touched = time.monotonic()
+            await self.in_schema(lambda: services.presence_touch(self.channel_name))
         await self.receive_json(content)
 
     async def receive_json(self, content, **kwargs):
@@ -137,10 +188,25 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         room_id = int(content["room"])
         if room_id not in self.room_ids:
             raise services.NotFound
+        if time.monotonic() - self.typed < 1:  # one typing frame a second is plenty
+            return
+        self.typed = time.monotonic()
+        frame = {"type": "typing", "room": room_id, "user": {"id": self.user.pk, "name": self.name}}
         await self.channel_layer.group_send(
-            services.room_group(self.schema, room_id),
-            {"type": "chat.typing", "frame": {"type": "typing", "room": room_id, "user": self.user.pk}},
+            services.presence_group(self.schema, room_id), {"type": "chat.presence", "frame": frame}
         )
+
+    async def on_watch(self, content):
+        """The page shows this room: who is online there now, then the changes as they happen."""
+        room_id = int(content["room"])
+        if room_id not in self.room_ids:
+            raise services.NotFound
+        await self.watch(room_id)
+        online = await self.in_schema(lambda: services.online_in(services.get_room_for(self.user, room_id)))
+        await self.send_json({"type": "presence.list", "room": room_id, "online": online})
+
+    async def on_ping(self, content):
+        await self.send_json({"type": "pong"})
 
     async def on_resume(self, content):
         last_event_id = int(content["last_event_id"])
@@ -151,7 +217,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.forward(
                 {"type": event["kind"], "event_id": event["pk"], "room": event["room_id"], **event["payload"]}
             )
-        await self.send_json({"type": "resumed", "last_event_id": self.last_sent or last_event_id})
+        await self.send_json({"type": "resumed", "last_event_id": max(self.last_sent, last_event_id)})
 
     handlers = {
         "message.send": on_send,
@@ -160,25 +226,42 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         "reaction.toggle": on_react,
         "read": on_read,
         "typing": on_typing,
+        "watch": on_watch,
+        "ping": on_ping,
         "resume": on_resume,
     }
 
     # Events from the channel layer -------------------------------------------------------------------
 
+    def first_time(self, room_id, event_id):
+        """Whether this event is for one of the socket's rooms and was not forwarded yet."""
+        if room_id not in self.room_ids or event_id in self.sent:
+            return False
+        self.sent.add(event_id)
+        self.sent_order.append(event_id)
+        if len(self.sent_order) > REMEMBERED_EVENTS:
+            self.sent.discard(self.sent_order.popleft())
+        self.last_sent = max(self.last_sent, event_id)
+        return True
+
     async def chat_event(self, event):
-        if event["room"] in self.room_ids and event["event_id"] > self.last_sent:
-            self.last_sent = event["event_id"]
+        if self.first_time(event["room"], event["event_id"]):
             await self.send(text_data=event["text"])
+
+    async def forward(self, frame):
+        if self.first_time(frame["room"], frame["event_id"]):
+            await self.send_json(frame)
 
     async def chat_access(self, event):
         await self.refresh_rooms()
         await self.send_json({"type": "rooms", "rooms": sorted(self.room_ids)})
 
-    async def chat_typing(self, event):
-        if event["frame"]["user"] != self.user.pk:
-            await self.send_json(event["frame"])
-
-    async def forward(self, frame):
-        if frame["room"] in self.room_ids and frame["event_id"] > self.last_sent:
-            self.last_sent = frame["event_id"]
+    async def chat_presence(self, event):
+        """Presence and typing in the room the page shows (not the person's own)."""
+        frame = event["frame"]
+        if frame["room"] == self.watching and frame["user"]["id"] != self.user.pk:
             await self.send_json(frame)
+
+    async def chat_notice(self, event):
+        """Frames for this person only: a mention, a mute."""
+        await self.send_json(event["frame"])

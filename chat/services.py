@@ -5,19 +5,40 @@ ChatEvent in one transaction, and publishes the event to the room's channel grou
 """
 
 import json
+import operator
+import re
+from datetime import timedelta
+from functools import reduce
+from html import escape
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from chapters.access import can, chapters_where
+from chapters.access import belongs_within, can, can_anywhere, chapters_above_grants, chapters_where
 from chapters.markdown import render_markdown
 from chapters.models import Chapter
-from chat.models import MAX_MESSAGE_LENGTH, ChatEvent, Message, Reaction, ReadPosition, Room
+from chapters.selectors import directory_for
+from chapters.services import audit
+from chat.models import (
+    MAX_MESSAGE_LENGTH,
+    ChatEvent,
+    Mention,
+    Message,
+    Mute,
+    Presence,
+    Reaction,
+    ReadPosition,
+    Report,
+    Room,
+    RoomMember,
+)
 
 EMOJI = ("👍", "❤️", "😂", "🎉", "😮", "😢", "✊", "👀")
 
@@ -39,21 +60,50 @@ def room_group(schema_name, room_id):
 
 
 def can_read(user, room):
+    """Announcements: everyone in the organisation. A chapter's room: whoever may read the chapter's
+    space. A topic open to a chapter: whoever belongs to it or to a chapter below it, and whoever
+    may read its space. Invitation-only topics and direct conversations: the people in them."""
     if not user.is_authenticated or not user.is_active:
         return False
     if room.kind == Room.Kind.ANNOUNCEMENTS:
+        return True
+    if room.has_members:
+        return RoomMember.objects.filter(room=room, user=user).exists()
+    if room.kind == Room.Kind.TOPIC and belongs_within(user, room.chapter):
         return True
     return can(user, "chapters.read_chapter_space", room.chapter)
 
 
 def can_post(user, room):
-    capability = "chat.post_announcements" if room.kind == Room.Kind.ANNOUNCEMENTS else "chat.post"
-    return can_read(user, room) and can(user, capability, room.chapter)
+    """Whether the room's composer is open to the user (a mute is checked when they send)."""
+    if room.kind == Room.Kind.ANNOUNCEMENTS:
+        return can(user, "chat.post_announcements", room.chapter)
+    if room.kind == Room.Kind.CHAPTER:
+        return can_read(user, room) and can(user, "chat.post", room.chapter)
+    # Topics and conversations gather people from several chapters: writing in the chat anywhere
+    # in the organisation is enough.
+    return can_read(user, room) and can_anywhere(user, "chat.post")
+
+
+def can_moderate(user, room):
+    return can(user, "chat.moderate", room.chapter)
+
+
+def can_invite(user, room):
+    return (
+        room.kind == Room.Kind.TOPIC
+        and room.audience == Room.Audience.INVITED
+        and can_read(user, room)
+        and (room.created_by_id == user.pk or can(user, "chat.create_rooms", room.chapter))
+    )
+
+
+KIND_ORDER = {Room.Kind.ANNOUNCEMENTS: 0, Room.Kind.CHAPTER: 1, Room.Kind.TOPIC: 2, Room.Kind.DIRECT: 3}
 
 
 def rooms_for(user):
-    """The rooms the user may read: the organisation's announcements and one per chapter whose
-    space they may read (created on first need)."""
+    """The rooms the user may read: the organisation's announcements, one per chapter whose space
+    they may read (created on first need), the topics open to them and their conversations."""
     if not user.is_authenticated:
         return []
     national = Chapter.objects.filter(depth=1).first()
@@ -66,11 +116,32 @@ def rooms_for(user):
         )
         for chapter in chapters.exclude(pk__in=Room.objects.filter(kind=Room.Kind.CHAPTER).values("chapter_id")):
             Room.objects.get_or_create(kind=Room.Kind.CHAPTER, chapter=chapter, defaults={"name": chapter.name})
-    return list(
-        Room.objects.filter(kind=Room.Kind.ANNOUNCEMENTS, chapter=national).union(
-            Room.objects.filter(kind=Room.Kind.CHAPTER, chapter__in=chapters)
-        )
+    open_topics = Q(kind=Room.Kind.TOPIC, audience=Room.Audience.SUBTREE) & (
+        Q(chapter__path__in=chapters_above_grants(user)) | Q(chapter__in=chapters)
     )
+    rooms = (
+        Room.objects.filter(
+            Q(kind=Room.Kind.ANNOUNCEMENTS, chapter=national)
+            | Q(kind=Room.Kind.CHAPTER, chapter__in=chapters)
+            | open_topics
+            | Q(pk__in=RoomMember.objects.filter(user=user).values("room_id"))
+        )
+        .select_related("chapter")
+        .prefetch_related("members__user")
+    )
+    return sorted(rooms, key=lambda room: (KIND_ORDER[room.kind], room_name(room, user).lower(), room.pk))
+
+
+def room_name(room, user):
+    """What the room is called for this person: a conversation is named after the others in it."""
+    if room.kind != Room.Kind.DIRECT:
+        return room.name
+    others = sorted(m.user.get_full_name() or _("Former member") for m in room.members.all() if m.user_id != user.pk)
+    if not others:
+        return _("Only you")
+    if len(others) > 3:
+        return _("%(names)s and %(count)d more") % {"names": ", ".join(others[:3]), "count": len(others) - 3}
+    return ", ".join(others)
 
 
 def get_room_for(user, room_id):
@@ -92,11 +163,13 @@ def serialize(message):
     for reaction in message.reactions.all():
         reactions[reaction.emoji] = reactions.get(reaction.emoji, 0) + 1
     deleted = message.deleted is not None
+    mentioned = [] if deleted else [mention.user for mention in message.mentions.all()]
     return {
         "id": message.pk,
         "room": message.room_id,
         "author": {"id": message.author_id, "name": message.author.get_full_name() if message.author else ""},
-        "html": "" if deleted else str(render_markdown(message.body)),
+        "html": "" if deleted else _highlight(str(render_markdown(message.body)), [u.full_name for u in mentioned]),
+        "mentions": [user.pk for user in mentioned],
         "created": message.created.isoformat(),
         "edited": message.edited.isoformat() if message.edited else None,
         "deleted": deleted,
@@ -148,27 +221,123 @@ def _allowed_to_send(user):
 
 def message_send(*, actor, room, body):
     """Post a message. Needs chat.post on the room's chapter (chat.post_announcements for the
-    announcements room); refused when the person sends too fast, with nothing stored."""
+    announcements room); refused when the person is muted there or sends too fast, with nothing
+    stored. The members it mentions who can read the room are notified."""
     if not can_post(actor, room):
         raise ChatError("forbidden", _("You cannot write in this room."))
     body = _clean_body(body)
+    _refuse_if_muted(actor, room)
     if not _allowed_to_send(actor):
         raise ChatError("rate_limited", _("Too many messages: wait a few seconds."))
     with transaction.atomic():
         message = Message.objects.create(room=room, author=actor, body=body)
+        _mention(message, actor)
         _record(room, "message.new", {"message": serialize(message)})
     return message
 
 
 def message_edit(*, actor, message, body):
+    """The author rewrites their message; people it newly mentions are notified."""
     if message.author_id != actor.pk or message.deleted:
         raise ChatError("forbidden", _("Only its author can edit a message."))
     body = _clean_body(body)
+    _refuse_if_muted(actor, message.room)
     with transaction.atomic():
         message.body, message.edited = body, timezone.now()
         message.save(update_fields=["body", "edited"])
+        _mention(message, actor)
         _record(message.room, "message.edited", {"message": serialize(message)})
     return message
+
+
+# Mentions ------------------------------------------------------------------------------------------
+
+MENTION = re.compile(r"(?<![\w@])@(\w[\w'’-]*)")
+MAX_MENTIONS = 20
+CODE = re.compile(r"```.*?```|`[^`\n]*`", re.DOTALL)
+
+
+def mentioned_users(room, body, author):
+    """The people a text names with "@Full Name" who can read the room (the longest name wins:
+    "@Anne Marie" is Anne Marie, not Anne)."""
+    User = get_user_model()
+    # "@name" inside code is not a mention: blank the code out, keeping every other offset.
+    body = CODE.sub(lambda code: " " * len(code.group()), body)
+    starts = list(MENTION.finditer(body))[:MAX_MENTIONS]
+    if not starts:
+        return []
+    first_words = {match.group(1) for match in starts}
+    candidates = list(
+        User.objects.filter(reduce(operator.or_, (Q(full_name__istartswith=word) for word in first_words)))
+        .filter(is_active=True, erased__isnull=True)
+        .exclude(pk=author.pk)[:500]
+    )
+    found = {}
+    for match in starts:
+        start, best = match.start() + 1, None
+        for user in candidates:
+            name = user.full_name
+            end = start + len(name)
+            matches = body[start:end].lower() == name.lower() and not body[end : end + 1].isalnum()
+            if matches and (best is None or len(name) > len(best.full_name)):
+                best = user
+        if best is not None:
+            found[best.pk] = best
+    return [user for user in found.values() if can_read(user, room)]
+
+
+def _mention(message, author):
+    """Record who the message mentions, and notify those not notified for it before."""
+    people = mentioned_users(message.room, message.body, author)
+    already = set(Mention.objects.filter(message=message).values_list("user_id", flat=True))
+    fresh = [user for user in people if user.pk not in already]
+    Mention.objects.bulk_create([Mention(message=message, user=user) for user in fresh])
+    schema = connection.schema_name
+    for user in fresh:
+        frame = {
+            "type": "mention",
+            "room": message.room_id,
+            "message": message.pk,
+            "by": author.get_full_name(),
+            "room_name": room_name(message.room, user),
+        }
+        group = user_group(schema, user.pk)
+        transaction.on_commit(
+            lambda group=group, frame=frame: _send_to_group(group, {"type": "chat.notice", "frame": frame})
+        )
+        # One email per person and room every quarter of an hour, however many mentions.
+        if cache.add(f"chat-mention-mail:{user.pk}:{message.room_id}", 1, timeout=15 * 60):
+            from chat.tasks import mention_mail
+
+            mention_mail.enqueue_on_commit(message.pk, user.pk)
+
+
+def _highlight(html, names):
+    """Wrap "@Name" in the rendered text (never inside tags, links or code) in a mention span."""
+    names = [name for name in names if name]
+    if not names:
+        return html
+    pattern = re.compile(
+        "|".join(re.escape("@" + escape(name, quote=False)) for name in sorted(names, key=len, reverse=True)),
+        re.IGNORECASE,
+    )
+    parts = re.split(r"(<[^>]*>)", html)
+    inside = 0  # depth of <a>, <code> and <pre>
+    for index, part in enumerate(parts):
+        if part.startswith("<"):
+            tag = re.match(r"<(/?)(\w+)", part)
+            if tag and tag.group(2).lower() in ("a", "code", "pre"):
+                inside += -1 if tag.group(1) else 1
+        elif not inside and part:
+            parts[index] = pattern.sub(lambda found: f'<span class="mention">{found.group(0)}</span>', part)
+    return "".join(parts)
+
+
+def unread_mentions(*, user, room):
+    position = ReadPosition.objects.filter(room=room, user=user).values_list("last_read", flat=True).first() or 0
+    return Mention.objects.filter(
+        user=user, message__room=room, message__gt=position, message__deleted__isnull=True
+    ).count()
 
 
 def message_delete(*, actor, message):
@@ -210,7 +379,9 @@ def read_mark(*, actor, room, message_id):
 
 def history(*, room, before=None, limit=50):
     """Messages older than `before` (a message id), newest first, for scrolling back."""
-    messages = Message.objects.filter(room=room).select_related("author").prefetch_related("reactions")
+    messages = (
+        Message.objects.filter(room=room).select_related("author").prefetch_related("reactions", "mentions__user")
+    )
     if before is not None:
         messages = messages.filter(pk__lt=before)
     return list(messages.order_by("-pk")[:limit])
@@ -245,3 +416,314 @@ def _send_to_group(group, message):
     layer = get_channel_layer()
     if layer is not None:
         async_to_sync(layer.group_send)(group, message)
+
+
+def organisation_group(schema_name):
+    """Every socket of the organisation: told to recompute its rooms when a topic opens."""
+    return f"{schema_name}.chat.organisation"
+
+
+def _refresh_sockets(user_ids=None):
+    """After commit, make the sockets of these people (everyone's when None) recompute their rooms."""
+    schema = connection.schema_name
+    groups = [organisation_group(schema)] if user_ids is None else [user_group(schema, pk) for pk in user_ids]
+    transaction.on_commit(lambda: [_send_to_group(group, {"type": "chat.access"}) for group in groups])
+
+
+# Topic rooms and direct conversations ------------------------------------------------------------
+
+MAX_ROOM_NAME = 80
+MAX_PEOPLE = 50
+
+
+def _clean_name(name):
+    name = " ".join(name.split()) if isinstance(name, str) else ""
+    if not name:
+        raise ChatError("bad_name", _("Give the room a name."))
+    if len(name) > MAX_ROOM_NAME:
+        raise ChatError("bad_name", _("A room name has at most %(count)d characters.") % {"count": MAX_ROOM_NAME})
+    return name
+
+
+def reachable_people(actor, user_ids):
+    """The people among user_ids the actor may bring into a room: those their directory shows
+    (each member chose who sees them there). Anyone else refuses the whole request."""
+    ids = {int(pk) for pk in user_ids} - {actor.pk}
+    if len(ids) > MAX_PEOPLE:
+        raise ChatError("too_many_people", _("At most %(count)d people at a time.") % {"count": MAX_PEOPLE})
+    found = list(directory_for(actor).filter(pk__in=ids))
+    if len(found) != len(ids):
+        raise ChatError("not_reachable", _("Some of these people cannot be reached from your directory."))
+    return found
+
+
+def topic_create(*, actor, chapter, name, audience, people=()):
+    """A coordinator (chat.create_rooms on the chapter) opens a topic room, either to everyone in
+    the chapter and below it, or to the people they invite."""
+    if not can(actor, "chat.create_rooms", chapter) or chapter.archived:
+        raise ChatError("forbidden", _("You cannot open a room in this chapter."))
+    name = _clean_name(name)
+    if audience not in Room.Audience.values:
+        raise ChatError("bad_audience", _("Choose who the room is open to."))
+    invited = reachable_people(actor, people) if audience == Room.Audience.INVITED else []
+    with transaction.atomic():
+        room = Room.objects.create(
+            kind=Room.Kind.TOPIC, chapter=chapter, name=name, audience=audience, created_by=actor
+        )
+        if audience == Room.Audience.INVITED:
+            RoomMember.objects.bulk_create(
+                [RoomMember(room=room, user=user, added_by=actor) for user in [actor, *invited]]
+            )
+        audit(actor=actor, action="chat.topic_created", chapter=chapter, room=room.pk, name=name, audience=audience)
+    _refresh_sockets(None if audience == Room.Audience.SUBTREE else [actor.pk, *(u.pk for u in invited)])
+    return room
+
+
+def room_invite(*, actor, room, people):
+    """Bring more people into an invitation-only topic (its creator, or a coordinator of its chapter)."""
+    if not can_invite(actor, room):
+        raise ChatError("forbidden", _("You cannot invite people into this room."))
+    invited = reachable_people(actor, people)
+    with transaction.atomic():
+        present = set(RoomMember.objects.filter(room=room).values_list("user_id", flat=True))
+        fresh = [user for user in invited if user.pk not in present]
+        RoomMember.objects.bulk_create([RoomMember(room=room, user=user, added_by=actor) for user in fresh])
+    _refresh_sockets([user.pk for user in fresh])
+    return fresh
+
+
+def room_leave(*, actor, room):
+    """Leave an invitation-only topic or a conversation (what was said stays)."""
+    if not room.has_members:
+        raise ChatError("cannot_leave", _("You are in this room through your chapter; it cannot be left."))
+    RoomMember.objects.filter(room=room, user=actor).delete()
+    _refresh_sockets([actor.pk])
+
+
+def direct_open(*, actor, people):
+    """The conversation between the actor and these people, opened if it did not exist yet (the
+    same people always find the same conversation, and whoever had left it is back in it)."""
+    if not can_anywhere(actor, "chat.post"):
+        raise ChatError("forbidden", _("You cannot start conversations."))
+    others = reachable_people(actor, people)
+    if not others:
+        raise ChatError("no_people", _("Choose at least one person."))
+    participants = [actor, *others]
+    key = ",".join(str(pk) for pk in sorted(user.pk for user in participants))
+    national = Chapter.objects.get(depth=1)
+    try:
+        with transaction.atomic():
+            room, _created = Room.objects.get_or_create(
+                kind=Room.Kind.DIRECT, direct_key=key, defaults={"chapter": national, "created_by": actor}
+            )
+            present = set(RoomMember.objects.filter(room=room).values_list("user_id", flat=True))
+            RoomMember.objects.bulk_create(
+                [RoomMember(room=room, user=user, added_by=actor) for user in participants if user.pk not in present]
+            )
+    except IntegrityError:  # opened at the same moment by another of them
+        room = Room.objects.get(kind=Room.Kind.DIRECT, direct_key=key)
+    _refresh_sockets([user.pk for user in participants])
+    return room
+
+
+def people_for(actor, *, query, room=None, limit=8):
+    """People to mention or invite: the actor's directory matching the query, and, for mentions,
+    only those who can read the room."""
+    found = []
+    for user in directory_for(actor, query=query)[: limit * 4].iterator():
+        if user.pk != actor.pk and (room is None or can_read(user, room)):
+            found.append(user)
+        if len(found) == limit:
+            break
+    return found
+
+
+# Moderation: mutes and reports -------------------------------------------------------------------
+
+MUTE_MINUTES = (15, 60, 24 * 60, 7 * 24 * 60)
+
+
+def muted_until(user, room):
+    return Mute.objects.filter(room=room, user=user, until__gt=timezone.now()).values_list("until", flat=True).first()
+
+
+def _refuse_if_muted(user, room):
+    until = muted_until(user, room)
+    if until is not None:
+        raise ChatError(
+            "muted",
+            _("A moderator muted you in this room until %(until)s.")
+            % {"until": timezone.localtime(until).strftime("%Y-%m-%d %H:%M")},
+        )
+
+
+def mute(*, actor, room, user, minutes, reason=""):
+    """A moderator of the room's chapter silences someone there for a while (not another moderator)."""
+    if not can_moderate(actor, room):
+        raise ChatError("forbidden", _("You cannot moderate this room."))
+    if minutes not in MUTE_MINUTES:
+        raise ChatError("bad_duration", _("Choose one of the proposed durations."))
+    if user.pk == actor.pk or can_moderate(user, room):
+        raise ChatError("cannot_mute", _("Moderators of this room cannot be muted."))
+    if not can_read(user, room):
+        raise NotFound
+    reason = (reason or "").strip()[:300]
+    until = timezone.now() + timedelta(minutes=minutes)
+    with transaction.atomic():
+        Mute.objects.update_or_create(room=room, user=user, defaults={"until": until, "by": actor, "reason": reason})
+        audit(actor=actor, action="chat.muted", subject=user, chapter=room.chapter, room=room.pk, minutes=minutes)
+    frame = {"type": "muted", "room": room.pk, "until": until.isoformat()}
+    group = user_group(connection.schema_name, user.pk)
+    transaction.on_commit(lambda: _send_to_group(group, {"type": "chat.notice", "frame": frame}))
+    return until
+
+
+def unmute(*, actor, room, user):
+    if not can_moderate(actor, room):
+        raise ChatError("forbidden", _("You cannot moderate this room."))
+    with transaction.atomic():
+        lifted, _count = Mute.objects.filter(room=room, user=user, until__gt=timezone.now()).delete()
+        if lifted:
+            audit(actor=actor, action="chat.unmuted", subject=user, chapter=room.chapter, room=room.pk)
+    frame = {"type": "muted", "room": room.pk, "until": None}
+    group = user_group(connection.schema_name, user.pk)
+    transaction.on_commit(lambda: _send_to_group(group, {"type": "chat.notice", "frame": frame}))
+
+
+def mutes_for(moderator):
+    """Mutes still running in the rooms the person moderates."""
+    return (
+        Mute.objects.filter(
+            until__gt=timezone.now(),
+            room__chapter__in=Chapter.objects.filter(chapters_where(moderator, "chat.moderate")),
+        )
+        .select_related("room", "user", "by")
+        .order_by("until")
+    )
+
+
+def report_file(*, actor, message, reason, note=""):
+    """A member flags a message for the room's moderators (once: a second report by the same
+    person while the first is open changes nothing)."""
+    if reason not in Report.Reason.values:
+        raise ChatError("bad_reason", _("Choose a reason."))
+    note = (note or "").strip() if isinstance(note, str) else ""
+    if len(note) > 500:
+        raise ChatError("too_long", _("Details have at most 500 characters."))
+    if message.deleted:
+        raise ChatError("deleted", _("This message was deleted already."))
+    if message.author_id == actor.pk:
+        raise ChatError("own_message", _("You cannot report your own message."))
+    existing = Report.objects.filter(message=message, reporter=actor, status=Report.Status.OPEN).first()
+    if existing:
+        return existing
+    return Report.objects.create(message=message, reporter=actor, reason=reason, note=note, snapshot=message.body)
+
+
+def reports_for(moderator, *, status=Report.Status.OPEN):
+    """The reports on messages in the rooms the person moderates: open ones oldest first, handled
+    ones ("handled") newest first, or all of them (None)."""
+    reports = Report.objects.filter(
+        message__room__chapter__in=Chapter.objects.filter(chapters_where(moderator, "chat.moderate"))
+    ).select_related("message__room__chapter", "message__author", "reporter", "handled_by")
+    if status is None:
+        return reports
+    if status == Report.Status.OPEN:
+        return reports.filter(status=Report.Status.OPEN).order_by("created", "pk")
+    return reports.exclude(status=Report.Status.OPEN).order_by("-handled", "-pk")
+
+
+def get_report_for(moderator, report_id):
+    report = reports_for(moderator, status=None).filter(pk=report_id).first()
+    if report is None:
+        raise NotFound
+    return report
+
+
+def report_handle(*, actor, report, outcome, delete_message=False, mute_minutes=None, note=""):
+    """Resolve a report (optionally deleting the message and muting its author) or dismiss it.
+    Every open report on the same message is closed with it."""
+    room = report.message.room
+    if not can_moderate(actor, room):
+        raise ChatError("forbidden", _("You cannot moderate this room."))
+    if outcome not in (Report.Status.RESOLVED, Report.Status.DISMISSED):
+        raise ChatError("bad_outcome", _("Resolve or dismiss the report."))
+    if report.status != Report.Status.OPEN:
+        raise ChatError("already_handled", _("Someone handled this report already."))
+    with transaction.atomic():
+        if outcome == Report.Status.RESOLVED and delete_message:
+            message_delete(actor=actor, message=report.message)
+        if outcome == Report.Status.RESOLVED and mute_minutes and report.message.author:
+            mute(actor=actor, room=room, user=report.message.author, minutes=mute_minutes)
+        handled = Report.objects.filter(message=report.message, status=Report.Status.OPEN).update(
+            status=outcome, handled_by=actor, handled=timezone.now(), outcome=(note or "").strip()[:500]
+        )
+        audit(
+            actor=actor,
+            action=f"chat.report_{outcome}",
+            subject=report.message.author,
+            chapter=room.chapter,
+            room=room.pk,
+            message=report.message_id,
+            reports=handled,
+        )
+    report.refresh_from_db()
+    return report
+
+
+def open_reports_count(moderator):
+    if not can_anywhere(moderator, "chat.moderate"):
+        return 0
+    return reports_for(moderator).aggregate(count=Count("pk"))["count"]
+
+
+# Presence: who has the chat open, room by room ------------------------------------------------------
+
+PRESENCE_TIMEOUT = timedelta(minutes=3)
+
+
+def presence_group(schema_name, room_id):
+    """The sockets showing a room: they receive its presence changes (only they need them)."""
+    return f"{schema_name}.chat.presence.{room_id}"
+
+
+def presence_enter(*, user, channel_name, room_ids):
+    """Record a socket in rooms; returns the rooms where the person was not online before."""
+    now = timezone.now()
+    before = _online_rooms(user, room_ids, now)
+    Presence.objects.bulk_create(
+        [Presence(room_id=room_id, user=user, channel_name=channel_name, seen=now) for room_id in room_ids]
+    )
+    return set(room_ids) - before
+
+
+def presence_leave(*, user, channel_name, room_ids=None):
+    """Forget a socket (in some rooms, or all); returns the rooms where the person is no longer online."""
+    rows = Presence.objects.filter(channel_name=channel_name)
+    if room_ids is not None:
+        rows = rows.filter(room_id__in=room_ids)
+    left = set(rows.values_list("room_id", flat=True))
+    rows.delete()
+    return left - _online_rooms(user, left, timezone.now())
+
+
+def presence_touch(channel_name):
+    Presence.objects.filter(channel_name=channel_name).update(seen=timezone.now())
+
+
+def _online_rooms(user, room_ids, now):
+    return set(
+        Presence.objects.filter(user=user, room_id__in=room_ids, seen__gt=now - PRESENCE_TIMEOUT).values_list(
+            "room_id", flat=True
+        )
+    )
+
+
+def online_in(room):
+    """Who has the chat open and can read this room, by name."""
+    User = get_user_model()
+    users = User.objects.filter(
+        pk__in=Presence.objects.filter(room=room, seen__gt=timezone.now() - PRESENCE_TIMEOUT).values("user_id"),
+        is_active=True,
+    ).order_by("full_name", "pk")[:200]
+    return [{"id": user.pk, "name": user.get_full_name()} for user in users]

@@ -4,12 +4,19 @@ blocked, and the history and catch-up reads. JSON in, JSON out, errors with a st
 import json
 from functools import wraps
 
+from django.contrib import messages as flash
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.http import JsonResponse
-from django.shortcuts import render
+from django.core.paginator import Paginator
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from chapters.access import can_anywhere, chapters_where
+from chapters.models import Chapter
 from chat import services
+from chat.models import Report
 
 
 def api(view):
@@ -46,23 +53,125 @@ def payload(request):
     return request.POST
 
 
+def room_json(room, user):
+    muted = services.muted_until(user, room)
+    return {
+        "id": room.pk,
+        "name": services.room_name(room, user),
+        "kind": room.kind,
+        "audience": room.audience,
+        "chapter": room.chapter.name,
+        "can_post": services.can_post(user, room),
+        "can_moderate": services.can_moderate(user, room),
+        "can_invite": services.can_invite(user, room),
+        "can_leave": room.has_members,
+        "muted_until": muted.isoformat() if muted else None,
+        "unread": services.unread_count(user=user, room=room),
+        "mentions": services.unread_mentions(user=user, room=room),
+    }
+
+
 @require_GET
 @api
 def rooms(request):
+    user = request.user
+    topic_chapters = Chapter.objects.filter(chapters_where(user, "chat.create_rooms"), archived__isnull=True)
     return JsonResponse(
         {
-            "rooms": [
-                {
-                    "id": room.pk,
-                    "name": room.name,
-                    "kind": room.kind,
-                    "can_post": services.can_post(request.user, room),
-                    "unread": services.unread_count(user=request.user, room=room),
-                }
-                for room in services.rooms_for(request.user)
-            ]
+            "rooms": [room_json(room, user) for room in services.rooms_for(user)],
+            "topic_chapters": [{"id": c.pk, "name": c.name} for c in topic_chapters.order_by("path")[:500]],
+            "can_start_conversations": can_anywhere(user, "chat.post"),
         }
     )
+
+
+def people_ids(data):
+    people = data.getlist("people") if hasattr(data, "getlist") else data["people"]
+    if not isinstance(people, list) or not all(isinstance(pk, int | str) for pk in people):
+        raise TypeError
+    return [int(pk) for pk in people]
+
+
+@require_POST
+@api
+def topic_create(request):
+    data = payload(request)
+    chapter = Chapter.objects.filter(pk=int(data["chapter"])).first()
+    if chapter is None:
+        raise services.NotFound
+    room = services.topic_create(
+        actor=request.user,
+        chapter=chapter,
+        name=data["name"],
+        audience=str(data.get("audience", "")),
+        people=people_ids(data) if data.get("people") else [],
+    )
+    return JsonResponse({"room": room_json(room, request.user)}, status=201)
+
+
+@require_POST
+@api
+def direct_open(request):
+    room = services.direct_open(actor=request.user, people=people_ids(payload(request)))
+    room = services.get_room_for(request.user, room.pk)
+    return JsonResponse({"room": room_json(room, request.user)})
+
+
+@require_POST
+@api
+def room_invite(request, room_id):
+    room = services.get_room_for(request.user, room_id)
+    added = services.room_invite(actor=request.user, room=room, people=people_ids(payload(request)))
+    return JsonResponse({"added": [{"id": user.pk, "name": user.get_full_name()} for user in added]})
+
+
+@require_POST
+@api
+def room_leave(request, room_id):
+    services.room_leave(actor=request.user, room=services.get_room_for(request.user, room_id))
+    return JsonResponse({"left": room_id})
+
+
+@require_GET
+@api
+def people(request):
+    """People to mention in a room (?room=) or to invite (without it), from the directory."""
+    room_id = request.GET.get("room")
+    room = services.get_room_for(request.user, int(room_id)) if room_id else None
+    query = request.GET.get("q", "")[:100]
+    found = services.people_for(request.user, query=query, room=room) if query.strip() else []
+    return JsonResponse({"people": [{"id": user.pk, "name": user.get_full_name()} for user in found]})
+
+
+@require_GET
+@api
+def presence(request, room_id):
+    return JsonResponse({"online": services.online_in(services.get_room_for(request.user, room_id))})
+
+
+@require_POST
+@api
+def room_mute(request, room_id):
+    room = services.get_room_for(request.user, room_id)
+    data = payload(request)
+    target = get_user_model().objects.filter(pk=int(data["user"])).first()
+    if target is None:
+        raise services.NotFound
+    until = services.mute(
+        actor=request.user, room=room, user=target, minutes=int(data["minutes"]), reason=str(data.get("reason", ""))
+    )
+    return JsonResponse({"muted_until": until.isoformat()})
+
+
+@require_POST
+@api
+def message_report(request, message_id):
+    message = services.get_message_for(request.user, message_id)
+    data = payload(request)
+    report = services.report_file(
+        actor=request.user, message=message, reason=str(data["reason"]), note=str(data.get("note", ""))
+    )
+    return JsonResponse({"report": report.pk}, status=201)
 
 
 @api
@@ -126,4 +235,80 @@ def events(request):
 
 @login_required
 def chat_page(request):
-    return render(request, "chat/chat.html")
+    return render(
+        request,
+        "chat/chat.html",
+        {
+            "reasons": Report.Reason.choices,
+            "mute_minutes": services.MUTE_MINUTES,
+            "open_reports": services.open_reports_count(request.user),
+        },
+    )
+
+
+# The moderators' queue ----------------------------------------------------------------------------
+
+
+def _moderator(request):
+    if not can_anywhere(request.user, "chat.moderate"):
+        raise Http404
+    return request.user
+
+
+@login_required
+def moderation(request):
+    """Reports to handle (or handled ones) and running mutes, in the rooms the person moderates."""
+    moderator = _moderator(request)
+    handled = request.GET.get("show") == "handled"
+    reports = services.reports_for(moderator, status="handled" if handled else Report.Status.OPEN)
+    page = Paginator(reports, 20).get_page(request.GET.get("page"))
+    for report in page:
+        report.room_name = services.room_name(report.message.room, moderator)
+    return render(
+        request,
+        "chat/moderation.html",
+        {
+            "page": page,
+            "handled": handled,
+            "mutes": services.mutes_for(moderator)[:100],
+            "mute_minutes": services.MUTE_MINUTES,
+        },
+    )
+
+
+@require_POST
+@login_required
+def moderation_report(request, report_id):
+    moderator = _moderator(request)
+    try:
+        report = services.get_report_for(moderator, report_id)
+        minutes = request.POST.get("mute_minutes") or None
+        services.report_handle(
+            actor=moderator,
+            report=report,
+            outcome=request.POST.get("outcome", ""),
+            delete_message=request.POST.get("delete_message") == "on",
+            mute_minutes=int(minutes) if minutes else None,
+            note=request.POST.get("note", ""),
+        )
+    except services.NotFound as missing:
+        raise Http404 from missing
+    except services.ChatError as failure:
+        flash.error(request, " ".join(failure.messages))
+    except ValueError:
+        flash.error(request, _("Choose one of the proposed durations."))
+    else:
+        flash.success(request, _("The report was handled."))
+    return redirect("chat_moderation")
+
+
+@require_POST
+@login_required
+def moderation_unmute(request, mute_id):
+    moderator = _moderator(request)
+    mute = services.mutes_for(moderator).filter(pk=mute_id).first()
+    if mute is None:
+        raise Http404
+    services.unmute(actor=moderator, room=mute.room, user=mute.user)
+    flash.success(request, _("%(name)s can write again.") % {"name": mute.user.get_full_name()})
+    return redirect("chat_moderation")

@@ -16,7 +16,7 @@ from django_tenants.utils import schema_context
 
 from accounts.models import User
 from chapters.models import Chapter, Membership, Role, RoleAssignment
-from chat.models import ChatEvent, Message, Room
+from chat.models import ChatEvent, Message, Presence, Room
 from config.asgi import application
 from tests.conftest import PASSWORD
 
@@ -38,7 +38,7 @@ def chat_people(organisations, django_db_blocker):
         yield people
         with schema_context("alpha"):
             Room.objects.filter(chapter__slug="rennes-chat").delete()
-            Room.objects.filter(kind="announcements").delete()
+            Room.objects.filter(kind__in=["announcements", "direct"]).delete()
             Membership.objects.filter(chapter__slug="rennes-chat").delete()
             RoleAssignment.objects.filter(chapter__slug="rennes-chat").delete()
             Chapter.objects.filter(slug="rennes-chat").delete()
@@ -291,3 +291,142 @@ def test_a_member_removed_from_a_chapter_stops_receiving_its_room_at_once(chat_p
     assert b.receive_until("error")["code"] == "not_found"
     a.close()
     b.close()
+
+
+# Presence, typing, mentions, mutes, new rooms ------------------------------------------------------
+
+
+def test_watching_a_room_lists_who_is_online_then_follows_arrivals_typing_and_departures(chat_people):
+    a, _rooms = connected(EMAILS[0])
+    room = rennes_room()
+    a.send({"type": "watch", "room": room})
+    listed = a.receive_until("presence.list")
+    assert listed["online"] == [{"id": listed["online"][0]["id"], "name": "Chat A"}]
+
+    b, _rooms = connected(EMAILS[1])
+    arrived = a.receive_until("presence")
+    assert (arrived["user"]["name"], arrived["online"]) == ("Chat B", True)
+    b.send({"type": "watch", "room": room})
+    assert [p["name"] for p in b.receive_until("presence.list")["online"]] == ["Chat A", "Chat B"]
+
+    b.send({"type": "typing", "room": room})
+    typing = a.receive_until("typing")
+    assert typing["user"]["name"] == "Chat B"
+    b.send({"type": "typing", "room": room})  # within a second: dropped
+    assert a.nothing_more()
+
+    # The outsider is online too, but not in Rennes' room: nobody there hears of them.
+    outsider, _rooms = connected(EMAILS[3])
+    assert a.nothing_more()
+    outsider.send({"type": "watch", "room": room})
+    assert outsider.receive_until("error")["code"] == "not_found"
+    outsider.send({"type": "typing", "room": room})
+    assert outsider.receive_until("error")["code"] == "not_found"
+    assert a.nothing_more()
+
+    b.close()
+    left = a.receive_until("presence")
+    assert (left["user"]["name"], left["online"]) == ("Chat B", False)
+    a.send({"type": "ping"})
+    assert a.receive_until("pong") == {"type": "pong"}
+    a.close()
+    outsider.close()
+    with schema_context("alpha"):
+        assert not Presence.objects.filter(room_id=room).exists(), "closed sockets leave no presence behind"
+
+
+def test_a_second_tab_does_not_announce_its_owner_twice(chat_people):
+    a, _rooms = connected(EMAILS[0])
+    room = rennes_room()
+    a.send({"type": "watch", "room": room})
+    a.receive_until("presence.list")
+    b1, _rooms = connected(EMAILS[1])
+    assert a.receive_until("presence")["online"] is True
+    b2, _rooms = connected(EMAILS[1])
+    assert a.nothing_more()
+    b1.close()
+    assert a.nothing_more(), "B is still online in the other tab"
+    b2.close()
+    assert a.receive_until("presence")["online"] is False
+    a.close()
+
+
+def test_a_mention_notifies_every_socket_of_the_person_mentioned(chat_people):
+    a, _rooms = connected(EMAILS[0])
+    b, _rooms = connected(EMAILS[1])
+    b_second_tab, _rooms = connected(EMAILS[1])
+    room = rennes_room()
+    a.send({"type": "message.send", "room": room, "body": "@Chat B tu viens ?"})
+    mention = b.receive_until("mention")
+    assert mention["room"] == room
+    assert mention["by"] == "Chat A"
+    new = b.receive_until("message.new")
+    assert '<span class="mention">@Chat B</span>' in new["message"]["html"]
+    assert new["message"]["id"] == mention["message"]
+    assert new["message"]["mentions"] == [chat_people["b"].pk]
+    assert b_second_tab.receive_until("mention")["message"] == mention["message"]
+    assert a.receive_until("message.new")["message"]["id"] == mention["message"]
+    assert a.nothing_more(), "the author is not notified"
+    for socket in (a, b, b_second_tab):
+        socket.close()
+
+
+def test_a_muted_member_is_told_at_once_and_their_messages_refused(chat_people):
+    from chat import services
+
+    b, _rooms = connected(EMAILS[1])
+    room = rennes_room()
+    with schema_context("alpha"):
+        services.mute(
+            actor=User.objects.get(email=EMAILS[2]),
+            room=Room.objects.get(pk=room),
+            user=User.objects.get(email=EMAILS[1]),
+            minutes=15,
+        )
+    muted = b.receive_until("muted")
+    assert muted["room"] == room
+    assert muted["until"] is not None
+    b.send({"type": "message.send", "room": room, "body": "hello?"})
+    assert b.receive_until("error")["code"] == "muted"
+    with schema_context("alpha"):
+        assert not Message.objects.filter(room_id=room).exists()
+    b.close()
+
+
+def test_a_new_conversation_reaches_the_other_persons_open_socket(chat_people):
+    from chat import services
+
+    b, b_rooms = connected(EMAILS[1])
+    with schema_context("alpha"):
+        room = services.direct_open(
+            actor=User.objects.get(email=EMAILS[0]), people=[User.objects.get(email=EMAILS[1]).pk]
+        )
+    rooms = b.receive_until("rooms")["rooms"]
+    assert room.pk in rooms
+    assert room.pk not in b_rooms
+    a, _rooms = connected(EMAILS[0])
+    a.send({"type": "message.send", "room": room.pk, "body": "en privé"})
+    assert b.receive_until("message.new")["message"]["html"] == "<p>en privé</p>"
+    outsider, outsider_rooms = connected(EMAILS[3])
+    assert room.pk not in outsider_rooms
+    assert outsider.nothing_more()
+    a.close()
+    b.close()
+    outsider.close()
+
+
+def test_presence_and_typing_never_cross_organisations(chat_people):
+    a, _rooms = connected(EMAILS[0])
+    room = rennes_room()
+    beta, _rooms = connected("member@beta.example", schema="beta")
+    beta.send({"type": "watch", "room": room})
+    frame = beta.receive()
+    a.send({"type": "typing", "room": room})
+    if frame["type"] == "presence.list":
+        # The id named one of beta's own rooms: only beta's people are listed there.
+        assert "Chat A" not in [p["name"] for p in frame["online"]]
+    else:
+        assert frame["code"] == "not_found"
+    assert beta.nothing_more()
+    a.close()
+    beta.close()

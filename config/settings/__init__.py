@@ -43,6 +43,8 @@ if PRODUCTION and len(SECRET_KEY) < 50:
 # The platform lives at PLATFORM_DOMAIN; each organisation at <slug>.PLATFORM_DOMAIN.
 PLATFORM_DOMAIN = required_in_production("PLATFORM_DOMAIN", "localhost").lower()
 PLATFORM_SCHEME = env.str("PLATFORM_SCHEME", default="https" if PRODUCTION else "http")
+# The port in links sent by mail ("" behind a proxy on the default port; `make run` serves on 8000).
+PLATFORM_PORT = env.str("PLATFORM_PORT", default="8000" if RELAIS_ENV == "development" else "")
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[PLATFORM_DOMAIN, f".{PLATFORM_DOMAIN}"])
 if not PRODUCTION:
