@@ -39,7 +39,20 @@ def test_seed_demo_builds_the_demo_once(organisations, db):
         assert Membership.objects.filter(chapter__slug="lille", status="requested").count() == 10
         from chat.models import Message
 
-        assert Message.objects.filter(room__chapter__slug="lille").count() == 300
+        assert Message.objects.filter(room__kind="chapter", room__chapter__slug="lille").count() == 301
+
+
+def test_demo_chat_has_topics_a_conversation_a_mention_and_a_report(organisations, db):
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    member = Client(HTTP_HOST=f"{demo.SLUG}.localhost")
+    member.post("/accounts/login/", {"login": demo.MEMBER_EMAIL, "password": demo.PASSWORD})
+    rooms = {room["name"]: room for room in member.get("/app/chat/api/rooms/").json()["rooms"]}
+    assert rooms["Marche pour le climat"]["kind"] == "topic", "open to the region, so to Lille's members"
+    assert rooms["Équipe affiches"]["mentions"] == 1
+    assert rooms["Karim Benali"]["kind"] == "direct"
+    coordinator = Client(HTTP_HOST=f"{demo.SLUG}.localhost")
+    coordinator.post("/accounts/login/", {"login": demo.COORDINATOR_EMAIL, "password": demo.PASSWORD})
+    assert "Achetez des montres" in coordinator.get("/app/chat/moderation/").content.decode()
 
 
 def test_demo_logins_work(organisations, db):

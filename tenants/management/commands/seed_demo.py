@@ -19,7 +19,7 @@ from django_tenants.utils import schema_context
 from accounts.models import User
 from chapters import services as chapter_services
 from chapters.models import Announcement, Chapter, Document, Membership, Role, RoleAssignment
-from chat.models import Message, Room
+from chat.models import Mention, Message, Report, Room, RoomMember
 from tenants import demo, services
 from tenants.models import Organisation
 
@@ -164,7 +164,8 @@ class Command(BaseCommand):
         document.save()
 
     def seed_chat(self, rng, national, by_slug, people):
-        """A few hundred messages in Lille's room and the organisation's announcements."""
+        """A few hundred messages in Lille's room and the organisation's announcements, topics, a
+        conversation, a mention and a report to handle."""
         lille = Room.objects.create(kind=Room.Kind.CHAPTER, chapter=by_slug["lille"], name="Lille")
         announcements = Room.objects.create(kind=Room.Kind.ANNOUNCEMENTS, chapter=national, name="Annonces")
         lille_members = [m.user for m in Membership.objects.filter(chapter=by_slug["lille"], status="active")]
@@ -181,3 +182,34 @@ class Command(BaseCommand):
             Message(room=announcements, author=people[0], body=f"Point d'étape n°{number} de la campagne.")
             for number in range(1, 21)
         )
+        coordinator, member = people[0], people[1]
+        # A topic open to the whole region, an invitation-only one, a conversation, a mention and a
+        # report waiting in the moderators' queue.
+        region = Room.objects.create(
+            kind=Room.Kind.TOPIC, chapter=by_slug["hauts-de-france"], name="Marche pour le climat",
+            audience=Room.Audience.SUBTREE, created_by=coordinator,
+        )  # fmt: skip
+        Message.objects.bulk_create(
+            Message(room=region, author=rng.choice(lille_members), body=rng.choice(lines)) for _ in range(40)
+        )
+        team = Room.objects.create(
+            kind=Room.Kind.TOPIC, chapter=by_slug["lille"], name="Équipe affiches",
+            audience=Room.Audience.INVITED, created_by=coordinator,
+        )  # fmt: skip
+        RoomMember.objects.bulk_create(RoomMember(room=team, user=user, added_by=coordinator) for user in people[:2])
+        mention = Message.objects.create(
+            room=team, author=coordinator, body=f"@{member.full_name} tu peux relire la maquette ?"
+        )
+        Mention.objects.create(message=mention, user=member)
+        direct = Room.objects.create(
+            kind=Room.Kind.DIRECT, chapter=national, created_by=member,
+            direct_key=",".join(str(pk) for pk in sorted([coordinator.pk, member.pk])),
+        )  # fmt: skip
+        RoomMember.objects.bulk_create(RoomMember(room=direct, user=user, added_by=member) for user in people[:2])
+        Message.objects.create(room=direct, author=member, body="Salut Karim, je serai en retard jeudi.")
+        Message.objects.create(room=direct, author=coordinator, body="Pas de souci, merci de prévenir !")
+        spammer = next(user for user in lille_members if user not in (coordinator, member))
+        spam = Message.objects.create(
+            room=lille, author=spammer, body="Achetez des montres pas chères sur example.com !!!"
+        )
+        Report.objects.create(message=spam, reporter=member, reason=Report.Reason.SPAM, snapshot=spam.body)
