@@ -430,6 +430,14 @@ def role_unassign(*, actor, assignment):
 
 PERSONAL_FIELDS = ("email", *get_user_model().PROFILE_FIELDS, "date_joined", "last_login")
 
+# What other apps hold about a person: name -> (collect(user) -> JSON-ready data, erase(user)).
+PERSONAL_DATA_HOLDERS = {}
+
+
+def register_personal_data(name, *, collect, erase):
+    """An app that stores personal data adds it to the download and to the erasure."""
+    PERSONAL_DATA_HOLDERS[name] = (collect, erase)
+
 
 def personal_data(user):
     """Everything held about the user in this organisation, as JSON-ready data."""
@@ -473,6 +481,7 @@ def personal_data(user):
             .select_related("chapter")
             .order_by("created")
         ],
+        **{name: collect(user) for name, (collect, _erase) in PERSONAL_DATA_HOLDERS.items()},
     }
 
 
@@ -504,6 +513,8 @@ def account_erase(*, user):
         user.erased = timezone.now()
         user.set_unusable_password()
         user.save()
+        for _collect, erase in PERSONAL_DATA_HOLDERS.values():
+            erase(user)
         audit(actor=None, action="account.erased", subject=user)
     return user
 

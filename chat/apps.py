@@ -14,8 +14,11 @@ class ChatConfig(AppConfig):
         register("chat.moderate", _("Moderate the chapter's chat rooms"))
         register("chat.create_rooms", _("Open topic rooms in the chapter's chat"))
 
+        from chapters.services import register_personal_data
         from chapters.signals import membership_ended, role_revoked
-        from chat.services import access_changed
+        from chat.services import access_changed, personal_data, personal_data_erase
+
+        register_personal_data("chat", collect=personal_data, erase=personal_data_erase)
 
         membership_ended.connect(access_changed, dispatch_uid="chat.membership_ended")
         role_revoked.connect(access_changed, dispatch_uid="chat.role_revoked")

@@ -727,3 +727,43 @@ def online_in(room):
         is_active=True,
     ).order_by("full_name", "pk")[:200]
     return [{"id": user.pk, "name": user.get_full_name()} for user in users]
+
+
+# Personal data -------------------------------------------------------------------------------------
+
+
+def personal_data(user):
+    """What the chat holds about a person, for their download."""
+
+    def when(value):
+        return value.isoformat() if value else None
+
+    messages = Message.objects.filter(author=user).select_related("room").prefetch_related("room__members__user")
+    return {
+        "messages": [
+            {
+                "room": room_name(message.room, user),
+                "sent": when(message.created),
+                "edited": when(message.edited),
+                "deleted": when(message.deleted),
+                "text": message.body,
+            }
+            for message in messages.order_by("pk")
+        ],
+        "reports_filed": [
+            {"reason": report.reason, "note": report.note, "filed": when(report.created), "status": report.status}
+            for report in Report.objects.filter(reporter=user).order_by("pk")
+        ],
+    }
+
+
+def personal_data_erase(user):
+    """On erasure: what they wrote stays, signed "Former member", down to the event log that
+    reconnecting clients replay; their presence, mentions and read positions go."""
+    events = ChatEvent.objects.filter(payload__message__author__id=user.pk)
+    for event in events.iterator(chunk_size=500):
+        event.payload["message"]["author"]["name"] = user.get_full_name()  # "Former member"
+        event.save(update_fields=["payload"])
+    Presence.objects.filter(user=user).delete()
+    Mention.objects.filter(user=user).delete()
+    ReadPosition.objects.filter(user=user).delete()

@@ -401,3 +401,29 @@ def test_malformed_requests_get_a_json_error_and_change_nothing(tree, path, data
         assert not Mute.objects.exists()
         assert not Report.objects.exists()
         assert not RoomMember.objects.exists()
+
+
+# Personal data ---------------------------------------------------------------------------------------
+
+
+def test_chat_messages_are_in_the_download_and_erasure_unsigns_them_everywhere(tree):
+    from chapters import services as chapter_services
+
+    room = chapter_room(tree)
+    member = tree.people["lille_member"]
+    post(member, f"rooms/{room.pk}/messages/", {"body": "Mon message à moi"})
+    post(tree.people["coordinator"], f"rooms/{room.pk}/messages/", {"body": "Merci @Lille_Member"})
+    download = member.client().get("/app/profile/my-data.json").json()
+    assert [m["text"] for m in download["chat"]["messages"]] == ["Mon message à moi"]
+    assert download["chat"]["messages"][0]["room"] == "Lille"
+
+    with schema_context("alpha"):
+        chapter_services.account_erase(user=User.objects.get(pk=member.user.pk))
+        assert not Mention.objects.filter(user=member.user).exists()
+    history = tree.people["coordinator"].client().get(f"/app/chat/api/rooms/{room.pk}/messages/").json()["messages"]
+    assert [(m["author"]["name"], m["html"]) for m in history] == [
+        ("Coordinator", "<p>Merci @Lille_Member</p>"),  # the coordinator's words; no mention left
+        ("Former member", "<p>Mon message à moi</p>"),
+    ]
+    events = tree.people["coordinator"].client().get("/app/chat/api/events/?after=0").json()["events"]
+    assert "Lille_Member" not in str([e["message"]["author"] for e in events])
