@@ -43,7 +43,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_add(services.organisation_group(self.schema), self.channel_name)
         await self.refresh_rooms()
         await self.accept()
-        await self.send_json({"type": "hello", "rooms": sorted(self.room_ids)})
+        last = await self.in_schema(lambda: services.last_event_id(self.room_ids))
+        await self.send_json({"type": "hello", "rooms": sorted(self.room_ids), "last_event_id": last})
 
     async def disconnect(self, code):
         if getattr(self, "user", None) is None or not self.user.is_authenticated or not hasattr(self, "room_ids"):

@@ -17,7 +17,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -369,11 +369,14 @@ def reaction_toggle(*, actor, message, emoji):
 
 def read_mark(*, actor, room, message_id):
     """Move the member's read position forward (never back)."""
-    with transaction.atomic():
-        position, _created = ReadPosition.objects.select_for_update().get_or_create(room=room, user=actor)
-        if message_id > position.last_read:
-            position.last_read = message_id
-            position.save(update_fields=["last_read"])
+    try:
+        with transaction.atomic():
+            position, _created = ReadPosition.objects.select_for_update().get_or_create(room=room, user=actor)
+            if message_id > position.last_read:
+                position.last_read = message_id
+                position.save(update_fields=["last_read"])
+    except IntegrityError as gone:  # the room was deleted meanwhile
+        raise NotFound from gone
     return position
 
 
@@ -394,6 +397,12 @@ def events_since(*, last_event_id, room_ids, limit=1000):
         .order_by("pk")
         .values("pk", "kind", "room_id", "payload")[:limit]
     )
+
+
+def last_event_id(room_ids):
+    """Where a client that has seen nothing yet starts following (events before it are history,
+    read through the message list)."""
+    return ChatEvent.objects.filter(room_id__in=room_ids).aggregate(last=Max("pk"))["last"] or 0
 
 
 def unread_count(*, user, room):

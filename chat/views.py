@@ -76,9 +76,11 @@ def room_json(room, user):
 def rooms(request):
     user = request.user
     topic_chapters = Chapter.objects.filter(chapters_where(user, "chat.create_rooms"), archived__isnull=True)
+    readable = services.rooms_for(user)
     return JsonResponse(
         {
-            "rooms": [room_json(room, user) for room in services.rooms_for(user)],
+            "rooms": [room_json(room, user) for room in readable],
+            "last_event_id": services.last_event_id([room.pk for room in readable]),
             "topic_chapters": [{"id": c.pk, "name": c.name} for c in topic_chapters.order_by("path")[:500]],
             "can_start_conversations": can_anywhere(user, "chat.post"),
         }

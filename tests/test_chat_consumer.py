@@ -12,6 +12,7 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 from django_tenants.utils import schema_context
 
 from accounts.models import User
@@ -45,6 +46,7 @@ def chat_people(organisations, django_db_blocker):
             User.objects.filter(email__in=EMAILS).delete()
         with schema_context("beta"):
             Room.objects.all().delete()
+        DBTaskResult.objects.all().delete()  # mention mails queued by committed messages
 
 
 def session_cookie(schema, email):
@@ -430,3 +432,17 @@ def test_presence_and_typing_never_cross_organisations(chat_people):
     assert beta.nothing_more()
     a.close()
     beta.close()
+
+
+def test_hello_says_where_to_follow_from_counting_only_the_persons_rooms(chat_people):
+    a, _rooms = connected(EMAILS[0])
+    a.send({"type": "message.send", "room": rennes_room(), "body": "in Rennes"})
+    last = a.receive_until("message.new")["event_id"]
+    again = Socket("alpha.localhost", session_cookie("alpha", EMAILS[1]))
+    assert again.connect()[0]
+    assert again.receive()["last_event_id"] == last
+    stranger = Socket("alpha.localhost", session_cookie("alpha", EMAILS[3]))
+    assert stranger.connect()[0]
+    assert stranger.receive()["last_event_id"] < last, "Rennes' events do not count for an outsider"
+    for socket in (a, again, stranger):
+        socket.close()

@@ -120,3 +120,17 @@ def test_the_chat_page_renders_for_members(tree):
     page = api(tree, "lille_member").get("/app/chat/").content.decode()
     assert 'id="chat"' in page
     assert "/static/chat/chat.js" in page
+
+
+def test_the_room_list_says_which_event_to_follow_from(tree, lille_room):
+    room, _rooms = lille_room
+    api(tree, "coordinator").post(
+        f"/app/chat/api/rooms/{room}/messages/", {"body": "Bonjour"}, content_type="application/json"
+    )
+    listing = api(tree, "lille_member").get("/app/chat/api/rooms/").json()
+    events = api(tree, "lille_member").get("/app/chat/api/events/?after=0").json()["events"]
+    assert listing["last_event_id"] == events[-1]["event_id"]
+    after = api(tree, "lille_member").get(f"/app/chat/api/events/?after={listing['last_event_id']}").json()
+    assert after["events"] == [], "nothing is replayed to a client that starts from the list"
+    outsider = api(tree, "other_chapter_member").get("/app/chat/api/rooms/").json()
+    assert outsider["last_event_id"] < listing["last_event_id"]

@@ -11,6 +11,7 @@ from chapters.capabilities import CAPABILITIES
 from chapters.models import Chapter
 
 COORDINATOR = {
+    "chat.create_rooms",
     "chat.moderate",
     "chat.post",
     "chapters.read_chapter_space",
