@@ -41,9 +41,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.name = self.user.get_full_name()
         await self.channel_layer.group_add(services.user_group(self.schema, self.user.pk), self.channel_name)
         await self.channel_layer.group_add(services.organisation_group(self.schema), self.channel_name)
-        await self.refresh_rooms()
+        last = await self.refresh_rooms()
         await self.accept()
-        last = await self.in_schema(lambda: services.last_event_id(self.room_ids))
         await self.send_json({"type": "hello", "rooms": sorted(self.room_ids), "last_event_id": last})
 
     async def disconnect(self, code):
@@ -59,14 +58,20 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def refresh_rooms(self):
         """Join the groups of the rooms the person may read now, leave the others, and show them
-        online in the rooms they joined."""
+        online in the rooms they joined; returns the last event id in those rooms.
 
-        def readable():
+        One trip to the database thread: Channels runs every database call of the process on a
+        single thread, so each trip a connection makes delays everyone's messages."""
+
+        def update():
             forget_grants(self.user)
-            return {room.pk for room in services.rooms_for(self.user)}
+            rooms = {room.pk for room in services.rooms_for(self.user)}
+            removed, added = self.room_ids - rooms, rooms - self.room_ids
+            gone = services.presence_leave(user=self.user, channel_name=self.channel_name, room_ids=removed)
+            came = services.presence_enter(user=self.user, channel_name=self.channel_name, room_ids=added)
+            return rooms, removed, added, gone, came, services.last_event_id(rooms)
 
-        rooms = await self.in_schema(readable)
-        removed, added = self.room_ids - rooms, rooms - self.room_ids
+        rooms, removed, added, gone, came, last = await self.in_schema(update)
         for room_id in removed:
             await self.channel_layer.group_discard(services.room_group(self.schema, room_id), self.channel_name)
         for room_id in added:
@@ -74,15 +79,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.room_ids = rooms
         if self.watching in removed:
             await self.watch(None)
-
-        def presence():
-            gone = services.presence_leave(user=self.user, channel_name=self.channel_name, room_ids=removed)
-            came = services.presence_enter(user=self.user, channel_name=self.channel_name, room_ids=added)
-            return gone, came
-
-        gone, came = await self.in_schema(presence)
         await self.announce_presence(gone, online=False)
         await self.announce_presence(came, online=True)
+        return last
 
     async def announce_presence(self, room_ids, *, online):
         user = {"id": self.user.pk, "name": self.name}

@@ -698,6 +698,8 @@ def presence_group(schema_name, room_id):
 
 def presence_enter(*, user, channel_name, room_ids):
     """Record a socket in rooms; returns the rooms where the person was not online before."""
+    if not room_ids:
+        return set()
     now = timezone.now()
     before = _online_rooms(user, room_ids, now)
     Presence.objects.bulk_create(
@@ -708,6 +710,8 @@ def presence_enter(*, user, channel_name, room_ids):
 
 def presence_leave(*, user, channel_name, room_ids=None):
     """Forget a socket (in some rooms, or all); returns the rooms where the person is no longer online."""
+    if room_ids is not None and not room_ids:
+        return set()
     rows = Presence.objects.filter(channel_name=channel_name)
     if room_ids is not None:
         rows = rows.filter(room_id__in=room_ids)
