@@ -46,7 +46,7 @@ def nantes_people(organisations, django_db_blocker):
     everyone = [*EMAILS, COORDINATOR]
     with django_db_blocker.unblock(), schema_context("alpha"):
         Room.objects.filter(chapter__slug="nantes-live").delete()
-        Room.objects.filter(kind="announcements").delete()
+        Room.objects.filter(kind__in=["announcements", "direct"]).delete()
         Membership.objects.filter(chapter__slug="nantes-live").delete()
         RoleAssignment.objects.filter(chapter__slug="nantes-live").delete()
         from chapters.models import AuditEntry
@@ -295,3 +295,24 @@ def test_without_websockets_presence_and_messages_come_over_http(chat_page):
     anne.get_by_label("Your message").fill("Oui, par HTTP")
     anne.get_by_label("Your message").press("Enter")
     expect(bruno.locator("#chat-messages")).to_contain_text("Oui, par HTTP")
+
+
+def test_scrolling_up_loads_older_messages(chat_page, django_db_blocker):
+    with django_db_blocker.unblock(), schema_context("alpha"):
+        from chat.models import Message
+
+        room = Room.objects.get_or_create(
+            kind="chapter", chapter=Chapter.objects.get(slug="nantes-live"), defaults={"name": "Nantes"}
+        )[0]
+        author = User.objects.get(email=EMAILS[0])
+        Message.objects.bulk_create(Message(room=room, author=author, body=f"Message {n:03d}") for n in range(120))
+    bruno = chat_page(EMAILS[1])
+    messages = bruno.locator("#chat-messages > li")
+    expect(messages).to_have_count(50)
+    expect(messages.first).to_contain_text("Message 070")
+    bruno.locator("#chat-messages").evaluate("pane => { pane.scrollTop = 0; }")
+    expect(messages).to_have_count(100)
+    expect(bruno.get_by_text("Message 070", exact=True)).to_be_in_viewport()  # the reader's place is kept
+    bruno.locator("#chat-messages").evaluate("pane => { pane.scrollTop = 0; }")
+    expect(messages).to_have_count(120)
+    expect(bruno.get_by_role("button", name="Load older messages")).to_be_hidden()

@@ -596,6 +596,15 @@
     frame({type: "typing", room: current});
   });
   older.addEventListener("click", loadHistory);
+  // Scrolling to the top of the pane loads older messages, keeping the reader's place.
+  var loadingOlder = false;
+  pane.addEventListener("scroll", function () {
+    if (loadingOlder || !before || pane.scrollTop > 40) return;
+    loadingOlder = true;
+    var fromBottom = pane.scrollHeight - pane.scrollTop;
+    loadHistory().then(function () { pane.scrollTop = pane.scrollHeight - fromBottom; })
+      .catch(function () {}).then(function () { loadingOlder = false; });
+  });
 
   // Rooms: new topic, new conversation, invitations, leaving --------------------------------------
 
