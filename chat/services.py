@@ -292,7 +292,6 @@ def _mention(message, author):
     already = set(Mention.objects.filter(message=message).values_list("user_id", flat=True))
     fresh = [user for user in people if user.pk not in already]
     Mention.objects.bulk_create([Mention(message=message, user=user) for user in fresh])
-    schema = connection.schema_name
     for user in fresh:
         frame = {
             "type": "mention",
@@ -301,10 +300,7 @@ def _mention(message, author):
             "by": author.get_full_name(),
             "room_name": room_name(message.room, user),
         }
-        group = user_group(schema, user.pk)
-        transaction.on_commit(
-            lambda group=group, frame=frame: _send_to_group(group, {"type": "chat.notice", "frame": frame})
-        )
+        _notify(user.pk, frame)
         # One email per person and room every quarter of an hour, however many mentions.
         if cache.add(f"chat-mention-mail:{user.pk}:{message.room_id}", 1, timeout=15 * 60):
             from chat.tasks import mention_mail
@@ -419,6 +415,12 @@ def access_changed(sender, user, chapter, **kwargs):
     rooms at once (after commit), so they stop receiving a room they may no longer read."""
     group = user_group(connection.schema_name, user.pk)
     transaction.on_commit(lambda: _send_to_group(group, {"type": "chat.access"}))
+
+
+def _notify(user_id, frame):
+    """After commit, send a frame to every socket of one person (a mention, a mute)."""
+    group = user_group(connection.schema_name, user_id)
+    transaction.on_commit(lambda: _send_to_group(group, {"type": "chat.notice", "frame": frame}))
 
 
 def _send_to_group(group, message):
@@ -581,9 +583,7 @@ def mute(*, actor, room, user, minutes, reason=""):
     with transaction.atomic():
         Mute.objects.update_or_create(room=room, user=user, defaults={"until": until, "by": actor, "reason": reason})
         audit(actor=actor, action="chat.muted", subject=user, chapter=room.chapter, room=room.pk, minutes=minutes)
-    frame = {"type": "muted", "room": room.pk, "until": until.isoformat()}
-    group = user_group(connection.schema_name, user.pk)
-    transaction.on_commit(lambda: _send_to_group(group, {"type": "chat.notice", "frame": frame}))
+    _notify(user.pk, {"type": "muted", "room": room.pk, "until": until.isoformat()})
     return until
 
 
@@ -594,9 +594,7 @@ def unmute(*, actor, room, user):
         lifted, _count = Mute.objects.filter(room=room, user=user, until__gt=timezone.now()).delete()
         if lifted:
             audit(actor=actor, action="chat.unmuted", subject=user, chapter=room.chapter, room=room.pk)
-    frame = {"type": "muted", "room": room.pk, "until": None}
-    group = user_group(connection.schema_name, user.pk)
-    transaction.on_commit(lambda: _send_to_group(group, {"type": "chat.notice", "frame": frame}))
+    _notify(user.pk, {"type": "muted", "room": room.pk, "until": None})
 
 
 def mutes_for(moderator):

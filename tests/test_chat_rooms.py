@@ -427,3 +427,44 @@ def test_chat_messages_are_in_the_download_and_erasure_unsigns_them_everywhere(t
     ]
     events = tree.people["coordinator"].client().get("/app/chat/api/events/?after=0").json()["events"]
     assert "Lille_Member" not in str([e["message"]["author"] for e in events])
+
+
+def test_another_organisations_member_reaches_nothing_of_alphas_chat(tree, other_tenant_user):
+    """Beta's member, with alpha's ids, on beta's host and with beta's session on alpha's host."""
+    room = chapter_room(tree)
+    message = post(tree.people["lille_member"], f"rooms/{room.pk}/messages/", {"body": "Secret d'alpha"}).json()[
+        "message"
+    ]
+    post(tree.people["coordinator"], f"messages/{message['id']}/report/", {"reason": "spam"})
+    beta = other_tenant_user.client()
+    with schema_context("alpha"):
+        report = Report.objects.get()
+        member = tree.people["lille_member"].user
+    probes = [
+        beta.get(f"/app/chat/api/rooms/{room.pk}/presence/"),
+        beta.get(f"/app/chat/api/people/?q=lille&room={room.pk}"),
+        beta.get("/app/chat/api/people/?q=lille"),
+        beta.post(
+            f"/app/chat/api/messages/{message['id']}/report/", {"reason": "spam"}, content_type="application/json"
+        ),
+        beta.post(
+            f"/app/chat/api/rooms/{room.pk}/mutes/", {"user": member.pk, "minutes": 15}, content_type="application/json"
+        ),
+        beta.post(f"/app/chat/api/rooms/{room.pk}/invite/", {"people": [member.pk]}, content_type="application/json"),
+        beta.post("/app/chat/api/direct/", {"people": [member.pk]}, content_type="application/json"),
+        beta.get("/app/chat/moderation/"),
+        beta.post(f"/app/chat/moderation/reports/{report.pk}/", {"outcome": "dismissed"}),
+    ]
+    for response in probes:
+        assert response.status_code < 500
+        assert b"Secret d'alpha" not in response.content
+        assert b"Lille_Member" not in response.content
+    # Beta's session means nothing on alpha's host.
+    stolen = other_tenant_user.client()
+    stolen.defaults["HTTP_HOST"] = "alpha.localhost"
+    assert stolen.get(f"/app/chat/api/rooms/{room.pk}/presence/").status_code == 401
+    with schema_context("alpha"):
+        report.refresh_from_db()
+        assert report.status == "open"
+        assert not Mute.objects.exists()
+        assert not Room.objects.filter(kind="direct").exists()
