@@ -96,6 +96,13 @@ def chapters_where(user, capability):
     return condition
 
 
+def granted_at(user, capability):
+    """The chapters where a role gives the user the capability, for them and every chapter below
+    (not the chapters below): where another system's permissions (Wagtail's page tree) are rooted."""
+    paths = {grant.path for grant in grants(user) if grant.subtree and capability in grant.capabilities}
+    return Chapter.objects.filter(path__in=paths)
+
+
 def require(user, capability, chapter=None):
     """Refuse with a 404, never a 403: an outsider learns nothing about what exists."""
     if not can(user, capability, chapter):

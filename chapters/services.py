@@ -91,6 +91,7 @@ def chapter_create(*, actor, parent, name, slug, kind, description="", area="", 
             joining=joining or Chapter.Joining.APPROVAL,
         )
         audit(actor=actor, action="chapter.created", chapter=chapter, parent=parent.slug)
+        signals.chapter_created.send(sender=Chapter, chapter=chapter, actor=actor)
     return chapter
 
 
@@ -110,6 +111,7 @@ def chapter_update(*, actor, chapter, **changes):
         chapter.save(update_fields=list(changes))
         changed = {field: [before[field], value] for field, value in changes.items() if before[field] != value}
         audit(actor=actor, action="chapter.updated", chapter=chapter, changes=changed)
+        signals.chapter_updated.send(sender=Chapter, chapter=chapter, actor=actor)
     return chapter
 
 
@@ -129,6 +131,7 @@ def chapter_move(*, actor, chapter, new_parent):
         audit(
             actor=actor, action="chapter.moved", chapter=chapter, old_parent=old_parent.slug, new_parent=new_parent.slug
         )
+        signals.chapter_moved.send(sender=Chapter, chapter=chapter, actor=actor)
     return chapter
 
 
@@ -141,7 +144,8 @@ def chapter_archive(*, actor, chapter):
     with transaction.atomic():
         count = Chapter.objects.filter(path__startswith=chapter.path, archived__isnull=True).update(archived=now)
         audit(actor=actor, action="chapter.archived", chapter=chapter, chapters=count)
-    chapter.refresh_from_db()
+        chapter.refresh_from_db()
+        signals.chapter_archived.send(sender=Chapter, chapter=chapter, actor=actor)
     return chapter
 
 
@@ -153,7 +157,8 @@ def chapter_unarchive(*, actor, chapter):
     with transaction.atomic():
         Chapter.objects.filter(path__startswith=chapter.path).update(archived=None)
         audit(actor=actor, action="chapter.unarchived", chapter=chapter)
-    chapter.refresh_from_db()
+        chapter.refresh_from_db()
+        signals.chapter_unarchived.send(sender=Chapter, chapter=chapter, actor=actor)
     return chapter
 
 
@@ -373,6 +378,7 @@ def role_save(*, actor, role=None, name, description="", capabilities):
         role.name, role.description, role.capabilities = name, description, sorted(set(capabilities))
         role.save()
         audit(actor=actor, action="role.saved", role=role.name, before=before, after=role.capabilities)
+        signals.role_changed.send(sender=Role, role=role)
     return role
 
 
@@ -391,6 +397,8 @@ def role_assign(*, actor, user, role, chapter):
         )
         if created:
             audit(actor=actor, action="role.assigned", subject=user, chapter=chapter, role=role.name)
+            forget_grants(user)
+            signals.role_assigned.send(sender=RoleAssignment, user=user, chapter=chapter)
     forget_grants(user)
     return assignment
 
@@ -435,7 +443,8 @@ PERSONAL_DATA_HOLDERS = {}
 
 
 def register_personal_data(name, *, collect, erase):
-    """An app that stores personal data adds it to the download and to the erasure."""
+    """An app that stores personal data adds it to the download and to the erasure. erase(user)
+    runs after the account is anonymised; `user.former_email` is the address it had."""
     PERSONAL_DATA_HOLDERS[name] = (collect, erase)
 
 
@@ -503,6 +512,7 @@ def account_erase(*, user):
         RoleAssignment.objects.filter(user=user).delete()
         EmailAddress.objects.filter(user=user).delete()
         Authenticator.objects.filter(user=user).delete()
+        user.former_email = user.email  # for holders that know people by address (the website's sign-ups)
         user.email = f"erased-{user.pk}@erased.invalid"
         user.full_name = ""
         user.phone = user.address = user.postcode = user.city = ""

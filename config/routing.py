@@ -5,9 +5,11 @@ import os
 from django.urls import path
 
 from chat.consumers import ChatConsumer
+from cms.consumers import CounterConsumer
 
 websocket_urlpatterns = [
     path("ws/chat/", ChatConsumer.as_asgi()),
+    path("ws/site/petition/<int:page_id>/", CounterConsumer.as_asgi()),
 ]
 
 if os.environ.get("RELAIS_BENCH_ECHO") == "1":  # the fan-out benchmark's reference, never in production

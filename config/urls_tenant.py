@@ -1,12 +1,18 @@
 """URLs of an organisation's site (its own schema, at <slug>.PLATFORM_DOMAIN)."""
 
+import os
+
+from django.conf.urls.i18n import i18n_patterns
 from django.contrib import admin
-from django.urls import include, path
+from django.http import HttpResponse
+from django.urls import include, path, re_path
 from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
+from wagtail.contrib.sitemaps.views import sitemap
 from wagtail.documents import urls as wagtaildocs_urls
 
 from chapters import views as chapter_views
+from cms import views as cms_views
 
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
@@ -19,6 +25,20 @@ urlpatterns = [
     path("app/", include("chapters.urls")),
     path("cms/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
+    path("site/", include("cms.urls")),
+    path("media/<str:schema>/<path:path>", cms_views.media, name="cms_media"),
+    path("robots.txt", cms_views.robots_txt, name="cms_robots"),
+    path("sitemap.xml", sitemap, name="cms_sitemap"),
 ]
-# Last: the campaign website owns every other path.
-urlpatterns += [path("", include(wagtail_urls))]
+if os.environ.get("RELAIS_BENCH_SITE") == "1":  # bench/site.py's reference, never in production
+    urlpatterns.append(path("bench-minimal/", lambda request: HttpResponse("ok", content_type="text/plain")))
+
+# Last: the campaign website owns every other path, in the default language at / and in the
+# other one under its prefix (/en/ when French is the default). Wagtail's serve view goes through
+# the per-organisation page cache.
+urlpatterns += i18n_patterns(
+    path("search/", cms_views.search, name="cms_search"),
+    *[pattern for pattern in wagtail_urls.urlpatterns if getattr(pattern, "name", None) != "wagtail_serve"],
+    re_path(wagtail_urls.serve_pattern, cms_views.serve, name="wagtail_serve"),
+    prefix_default_language=False,
+)

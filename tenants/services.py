@@ -13,6 +13,7 @@ from django_tenants.utils import schema_context, schema_exists
 
 from accounts.services import founder_create
 from chapters.services import organisation_setup
+from cms.services import site_setup
 from tenants.models import Domain, Organisation
 from tenants.schema_clone import UnsupportedTemplate, clone_schema
 
@@ -73,6 +74,7 @@ def organisation_create(*, name, slug, founder_name, founder_email, founder_pass
             with schema_context(slug):
                 founder = founder_create(email=founder_email, full_name=founder_name, password=founder_password)
                 organisation_setup(name=name, founder=founder)
+                site_setup(name=name, hostname=organisation_hostname(slug))
     except BaseException:
         if method == "migrate":
             _drop_schema(slug)

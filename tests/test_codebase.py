@@ -27,4 +27,10 @@ def test_migrations_are_committed(organisations):
 def test_the_benchmark_relay_is_not_routed_outside_the_benchmark():
     from config.routing import websocket_urlpatterns
 
-    assert [str(pattern.pattern) for pattern in websocket_urlpatterns] == ["ws/chat/"]
+    assert [str(pattern.pattern) for pattern in websocket_urlpatterns] == [
+        "ws/chat/",
+        "ws/site/petition/<int:page_id>/",
+    ]
+    from config.urls_tenant import urlpatterns
+
+    assert not any("bench" in str(getattr(pattern, "pattern", "")) for pattern in urlpatterns)

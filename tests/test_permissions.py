@@ -11,6 +11,7 @@ from chapters.capabilities import CAPABILITIES
 from chapters.models import Chapter
 
 COORDINATOR = {
+    "cms.publish_chapter_pages",
     "chat.create_rooms",
     "chat.moderate",
     "chat.post",

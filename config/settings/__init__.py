@@ -76,6 +76,7 @@ TENANT_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.admin",
+    "django.contrib.sitemaps",
     "accounts",  # tenant schema: this organisation's members
     "allauth",
     "allauth.account",
@@ -85,7 +86,12 @@ TENANT_APPS = [
     "shop",
     "cms",
     "wagtail.contrib.forms",
+    "wagtail.contrib.redirects",
+    "wagtail.contrib.routable_page",
     "wagtail.contrib.settings",
+    "wagtail.contrib.simple_translation",
+    "wagtail.contrib.sitemaps",
+    "wagtail.locales",
     "wagtail.embeds",
     "wagtail.sites",
     "wagtail.users",
@@ -117,13 +123,14 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tenants.middleware.OrganisationMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "config.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "cms.middleware.OrganisationRedirectMiddleware",
 ]
 
 TEMPLATES = [
@@ -138,6 +145,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "tenants.context_processors.organisation",
+                "wagtail.contrib.settings.context_processors.settings",
             ],
         },
     },
@@ -171,7 +179,8 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "config.channel_layers.AmortisedInMemoryChannelLayer"}}
 
-TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# Every task enqueued inside an organisation runs in its schema, Wagtail's included.
+TASKS = {"default": {"BACKEND": "tenants.task_backend.TenantDatabaseBackend"}}
 
 # Accounts
 AUTH_USER_MODEL = "accounts.User"
@@ -268,6 +277,17 @@ SILENCED_SYSTEM_CHECKS = ["security.W021"]
 WAGTAIL_SITE_NAME = "Relais"
 WAGTAILADMIN_BASE_URL = f"{PLATFORM_SCHEME}://{PLATFORM_DOMAIN}"
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
+# Wagtail's own i18n: each page has a French and an English version (the second made with
+# "Translate" in /cms/, or kept as an alias of the first until someone translates it).
+WAGTAIL_I18N_ENABLED = True
+WAGTAIL_CONTENT_LANGUAGES = LANGUAGES
+WAGTAILIMAGES_EXTENSIONS = ["gif", "jpg", "jpeg", "png", "webp"]
+WAGTAILDOCS_SERVE_METHOD = "serve_view"  # through Wagtail's view, which checks privacy, never a raw media URL
+WAGTAILADMIN_PERMITTED_LANGUAGES = LANGUAGES
+# Public pages are cached per organisation for this long, and purged whenever something is published.
+CMS_PAGE_CACHE_SECONDS = env.int("CMS_PAGE_CACHE_SECONDS", default=600)
+# Campaign forms: at most this many submissions per address and per hour, per organisation.
+CMS_SIGNUP_RATE_LIMIT = env.str("CMS_SIGNUP_RATE_LIMIT", default="5/h")
 
 LOGGING = {
     "version": 1,

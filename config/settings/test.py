@@ -14,3 +14,6 @@ LANGUAGE_CODE = "en"
 
 # Uploaded files of the whole test session go to a temporary folder, still one folder per schema.
 MEDIA_ROOT = tempfile.mkdtemp(prefix="relais-test-media-")
+
+# Wagtail logs every page it creates at INFO: the starter sites and chapter pages of every test.
+LOGGING["loggers"]["wagtail"] = {"level": "WARNING"}  # noqa: F405

@@ -20,6 +20,10 @@ from accounts.models import User
 from chapters import services as chapter_services
 from chapters.models import Announcement, Chapter, Document, Membership, Role, RoleAssignment
 from chat.models import Mention, Message, Report, Room, RoomMember
+from cms import demo as demo_site
+from cms import permissions, sync
+from cms.models import ArticlePage
+from cms.services import site_setup
 from tenants import demo, services
 from tenants.models import Organisation
 
@@ -55,6 +59,13 @@ class Command(BaseCommand):
             if not Chapter.objects.filter(slug="lille").exists():
                 self.seed_organisation(organiser)
                 self.stdout.write(f"Seeded {MEMBERS} members in {Chapter.objects.count()} chapters.")
+            # A demo seeded before the campaign site existed gets its chapter pages and editors too.
+            site_setup(name=demo.NAME, hostname=services.organisation_hostname(demo.SLUG))
+            sync.pages_create_missing(actor=organiser)
+            permissions.sync_everyone()
+            if not ArticlePage.objects.exists():
+                demo_site.seed(organiser)
+                self.stdout.write("Seeded the campaign website.")
             # Demo logins work at once: their addresses count as verified.
             for user in User.objects.filter(email__in=[email for _label, email in demo.LOGINS]):
                 EmailAddress.objects.update_or_create(
