@@ -121,7 +121,7 @@ class NewsIndexPage(RoutablePageMixin, SitePage):
         verbose_name_plural = _("news indexes")
 
     def articles(self):
-        return ArticlePage.objects.live().public().descendant_of(self).order_by("-date", "-pk")
+        return ArticlePage.objects.live().public().descendant_of(self).prefetch_related("tags").order_by("-date", "-pk")
 
     @path("")
     def index(self, request):

@@ -23,6 +23,7 @@ def with_honeypot(form):
     form.fields[HONEYPOT] = forms.CharField(
         required=False,
         label=_("Leave this field empty"),
+        label_suffix="",
         widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
     )
     return form

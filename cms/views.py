@@ -21,7 +21,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from wagtail import views as wagtail_views
-from wagtail.models import Page
+from wagtail.models import Locale, Page
 
 from cms import cache, services, spam
 from cms.forms import SignupForm
@@ -114,7 +114,7 @@ def search(request):
     query = request.GET.get("q", "").strip()[:200]
     results = Page.objects.none()
     if query:
-        results = Page.objects.live().public().filter(locale__language_code=request.LANGUAGE_CODE).search(query)
+        results = Page.objects.live().public().filter(locale=Locale.get_active()).search(query)
     page = Paginator(results, 10).get_page(request.GET.get("page"))
     return TemplateResponse(request, "cms/search.html", {"query": query, "results": page})
 

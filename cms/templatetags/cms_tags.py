@@ -84,15 +84,16 @@ def language_links(context):
         return []
     links = []
     for code, label in settings.WAGTAIL_CONTENT_LANGUAGES:
-        with translation.override(code):
-            if isinstance(page, Page):
-                version = by_language.get(code)
-                if version is None:
-                    continue
-                name, url, full_url = str(version.locale.get_display_name()), version.get_url(request), version.full_url
-            else:
-                url = translate_url(request.get_full_path(), code)
-                name, full_url = str(label), request.build_absolute_uri(url)
+        if isinstance(page, Page):
+            version = by_language.get(code)
+            if version is None:
+                continue
+            url, full_url = version.get_url(request), version.full_url
+        else:
+            url = translate_url(request.get_full_path(), code)
+            full_url = request.build_absolute_uri(url)
+        with translation.override(code):  # each language named in itself
+            name = str(label)
         links.append({"code": code, "name": name, "url": url, "full_url": full_url})
     if len({link["url"] for link in links}) < 2:
         return []

@@ -157,7 +157,11 @@ WSGI_APPLICATION = "config.wsgi.application"
 # Database: DATABASE_URL, else the embedded server that `make run` / `make test` start.
 DATABASES = {"default": env.db_url("DATABASE_URL", default="postgresql://postgres@localhost/relais")}
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+# 0: each request closes its connection. Under ASGI, Django runs every request's synchronous code
+# in a thread of its own, so a persistent connection is one per thread, never reused: 16 concurrent
+# visitors exhausted PostgreSQL's 100 connections in bench/site.py. Use a pooler (PgBouncer in
+# session mode) in front of PostgreSQL for reuse.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DATABASE_CONNECT_TIMEOUT", default=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
