@@ -226,10 +226,6 @@ class ChapterIndexPage(SitePage):
         context["chapter_pages"] = ChapterPage.objects.live().public().child_of(self).select_related("chapter")
         return context
 
-    @property
-    def cache_for_visitors(self):
-        return True  # the query string is part of the cache key
-
 
 class ChapterPage(SitePage):
     """A chapter's public page. Created, renamed, moved and unpublished by cms.sync when the

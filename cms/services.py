@@ -210,7 +210,7 @@ def signup_submit(*, kind, page, email, full_name, postcode="", chapter_id=None,
     return signup
 
 
-def signup_confirm(*, signup, build_invitation_url):
+def signup_confirm(*, signup):
     """Follow the confirmation link: a signature counts; a join request becomes a membership
     request (someone with an account), or an invitation to create one (a newcomer), in the chapter
     found at submission. Following the link twice changes nothing."""
@@ -229,12 +229,12 @@ def signup_confirm(*, signup, build_invitation_url):
                 return signup, None
             _push_count(signup.page_id)
             return signup, None
-        invitation = _join(signup, build_invitation_url)
+        invitation = _join(signup)
         signup.save(update_fields=["confirmed", "outcome"])
     return signup, invitation
 
 
-def _join(signup, build_invitation_url):
+def _join(signup):
     from accounts.models import Invitation
     from chapters.models import ChapterInvitation
 

@@ -96,7 +96,7 @@ def signup_confirm(request, token):
         return TemplateResponse(request, "cms/signup_confirm.html", {"unknown": True}, status=404)
     if request.method == "GET" or signup.confirmed is not None:
         return TemplateResponse(request, "cms/signup_confirm.html", {"signup": signup})
-    signup, invitation = services.signup_confirm(signup=signup, build_invitation_url=None)
+    signup, invitation = services.signup_confirm(signup=signup)
     if invitation is not None:
         return redirect("invitation_accept", token=invitation.token)
     return TemplateResponse(request, "cms/signup_confirm.html", {"signup": signup, "done": True})
