@@ -177,3 +177,14 @@ class SearchPaginator(CappedPaginator):
 def directory_paginator(members, query, per_page=25):
     paginator_class = SearchPaginator if fold(query).split() else CappedPaginator
     return paginator_class(members, per_page)
+
+
+def role_holders(capability, chapter):
+    """The active users whose role gives them `capability` on `chapter` (assigned on it or on a
+    chapter above it): who to tell when something there needs them."""
+    ancestor_paths = [chapter.path[:end] for end in range(Chapter.steplen, len(chapter.path) + 1, Chapter.steplen)]
+    return User.objects.filter(
+        is_active=True,
+        role_assignments__chapter__path__in=ancestor_paths,
+        role_assignments__role__capabilities__contains=[capability],
+    ).distinct()

@@ -18,7 +18,12 @@ from accounts.models import User
 from tenants import services
 from tenants.models import Organisation
 
-pytest_plugins = ["tests.chapters_fixtures", "tests.cms_fixtures", "tests.multiprocess_fixtures"]
+pytest_plugins = [
+    "tests.chapters_fixtures",
+    "tests.cms_fixtures",
+    "tests.multiprocess_fixtures",
+    "tests.shop_fixtures",
+]
 
 PASSWORD = "correct-horse-battery-staple"
 

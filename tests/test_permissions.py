@@ -23,6 +23,7 @@ COORDINATOR = {
     "chapters.share_documents",
     "chapters.view_contact_details",
     "chapters.view_members",
+    "shop.order_for_chapter",
 }
 EVERYTHING = set(CAPABILITIES)
 NOTHING = set()

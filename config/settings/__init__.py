@@ -215,6 +215,15 @@ ACCOUNT_PRESERVE_USERNAME_CASING = False
 ACCOUNT_RATE_LIMITS = {"login_failed": env.str("LOGIN_FAILED_RATE_LIMIT", default="10/m/ip,5/5m/key")}
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 
+# Shop. STRIPE_API_BASE points the Stripe library elsewhere (tests and `make run` can use the local
+# fake, shop/stripe_fake.py); empty means Stripe itself. Each organisation enters its own keys.
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
+# Keys that encrypt organisations' Stripe secrets at rest, newest first; derived from SECRET_KEY
+# when unset (then rotating SECRET_KEY means re-entering the Stripe keys).
+RELAIS_ENCRYPTION_KEYS = env.list("RELAIS_ENCRYPTION_KEYS", default=[])
+# How long a visitor has to pay on Stripe's page before the reserved stock returns (Stripe's minimum).
+SHOP_CHECKOUT_MINUTES = env.int("SHOP_CHECKOUT_MINUTES", default=30)
+
 # Email: the console unless EMAIL_URL (smtp+tls://user:password@host:587, or smtps:// or smtp+ssl://) or an
 # Anymail provider (ANYMAIL_PROVIDER=brevo plus its ANYMAIL_* settings) is given.
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"Relais <no-reply@{PLATFORM_DOMAIN}>")

@@ -1,0 +1,381 @@
+"""Reads of the shop that take more than a line: what a person may see, stock, orders, reports."""
+
+import datetime
+from typing import NamedTuple
+
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncMonth
+from django.utils.translation import gettext_lazy as _
+
+from chapters.access import can, can_anywhere, chapters_where
+from chapters.models import Chapter
+from shop import services
+from shop.models import (
+    Allowance,
+    ChapterOrder,
+    Location,
+    Product,
+    PublicOrder,
+    StockLevel,
+    StockMove,
+    Variant,
+)
+
+CAPABILITIES = [
+    services.MANAGE_CATALOGUE,
+    services.MANAGE_STOCK,
+    services.MANAGE_ORDERS,
+    services.ORDER_FOR_CHAPTER,
+    services.MANAGE_PAYMENTS,
+]
+
+
+def holds_any_shop_capability(user):
+    return user.is_authenticated and any(can_anywhere(user, capability) for capability in CAPABILITIES)
+
+
+def chapters_to_order_for(user):
+    """The active chapters the user may order material for, in tree order."""
+    return Chapter.objects.filter(chapters_where(user, services.ORDER_FOR_CHAPTER), archived__isnull=True).order_by(
+        "path"
+    )
+
+
+# Catalogue ----------------------------------------------------------------------------------------
+
+
+def products():
+    return Product.objects.annotate(variant_count=Count("variants")).order_by("kind", "name", "pk")
+
+
+def orderable_variants():
+    """What a chapter may order now, with what the national warehouse has available."""
+    variants = list(
+        Variant.objects.filter(active=True, product__active=True, product__chapter_orderable=True)
+        .select_related("product")
+        .order_by("product__kind", "product__name", "pk")
+    )
+    warehouse = Location.objects.filter(kind=Location.Kind.WAREHOUSE).first()
+    available = {}
+    if warehouse is not None:
+        available = {
+            level.variant_id: level.available
+            for level in StockLevel.objects.filter(location=warehouse, variant__in=variants)
+        }
+    for variant in variants:
+        variant.available = available.get(variant.pk, 0)
+    return variants
+
+
+# Stock --------------------------------------------------------------------------------------------
+
+
+def managed_locations(user):
+    """The stock locations the user looks after: every one for national logistics, otherwise the
+    stock of the chapters they order for (the same rule as shop.services._require_location)."""
+    if can(user, services.MANAGE_STOCK):
+        return Location.objects.select_related("chapter").order_by("kind", "name")
+    return (
+        Location.objects.filter(
+            kind=Location.Kind.CHAPTER,
+            chapter__in=Chapter.objects.filter(chapters_where(user, services.ORDER_FOR_CHAPTER)),
+        )
+        .select_related("chapter")
+        .order_by("name")
+    )
+
+
+def stock_levels(locations):
+    """Levels at these locations, by location then product, the empty ones left out."""
+    return (
+        StockLevel.objects.filter(location__in=locations)
+        .exclude(on_hand=0, reserved=0)
+        .select_related("location__chapter", "variant__product")
+        .order_by("location__kind", "location__name", "variant__product__name", "variant__pk")
+    )
+
+
+def stock_moves(locations, *, location=None, variant=None):
+    """The ledger lines touching these locations, newest first, optionally for one of them or one
+    variant."""
+    moves = StockMove.objects.filter(Q(from_location__in=locations) | Q(to_location__in=locations))
+    if location is not None:
+        moves = moves.filter(Q(from_location=location) | Q(to_location=location))
+    if variant is not None:
+        moves = moves.filter(variant=variant)
+    return moves.select_related(
+        "variant__product", "from_location", "to_location", "actor", "chapter_order", "public_order"
+    ).order_by("-created", "-pk")
+
+
+def transfer_targets():
+    """Chapters stock can be sent to."""
+    return Chapter.objects.filter(archived__isnull=True).order_by("path")
+
+
+# Allowances ---------------------------------------------------------------------------------------
+
+
+def allowance_with_use(allowance):
+    """The allowance, with what its chapter has used and has left (None: no limit of that kind)."""
+    if allowance is None:
+        return None
+    use = services.allowance_use(allowance)
+    allowance.spent = use["spent"]
+    allowance.units_used = use["units"]
+    allowance.budget_left = None if allowance.budget is None else max(allowance.budget - use["spent"], 0)
+    allowance.units_left = None if allowance.units is None else max(allowance.units - use["units"], 0)
+    return allowance
+
+
+def allowances(*, starts=None, ends=None):
+    """Allowances (over the period, when given) with their use, in tree order."""
+    rows = Allowance.objects.select_related("chapter").order_by("chapter__path", "-starts")
+    if starts is not None:
+        rows = rows.filter(ends__gte=starts)
+    if ends is not None:
+        rows = rows.filter(starts__lte=ends)
+    return rows
+
+
+# Orders -------------------------------------------------------------------------------------------
+
+
+def chapter_order_scope(user):
+    """The chapters whose orders the user follows: as logistics or as the chapter's coordinator."""
+    return chapters_where(user, services.MANAGE_ORDERS) | chapters_where(user, services.ORDER_FOR_CHAPTER)
+
+
+def may_follow_chapter_orders(user):
+    return can_anywhere(user, services.MANAGE_ORDERS) or can_anywhere(user, services.ORDER_FOR_CHAPTER)
+
+
+def may_see_chapter_order(user, order):
+    return can(user, services.MANAGE_ORDERS, order.chapter) or can(user, services.ORDER_FOR_CHAPTER, order.chapter)
+
+
+def chapter_orders(user, *, status="", chapter=None):
+    orders = ChapterOrder.objects.filter(chapter__in=Chapter.objects.filter(chapter_order_scope(user)))
+    if status:
+        orders = orders.filter(status=status)
+    if chapter is not None:
+        orders = orders.filter(chapter=chapter)
+    return orders.select_related("chapter", "requested_by").order_by("-created", "-pk")
+
+
+def chapter_order(reference):
+    return ChapterOrder.objects.select_related("chapter", "source", "requested_by").filter(reference=reference).first()
+
+
+def public_order_scope(user):
+    """A filter on PublicOrder for the orders the user may handle: all of them for logistics of the
+    whole organisation; otherwise the orders to collect at a chapter they order for or handle."""
+    if can(user, services.MANAGE_ORDERS):
+        return Q()
+    chapters = Chapter.objects.filter(
+        chapters_where(user, services.MANAGE_ORDERS) | chapters_where(user, services.ORDER_FOR_CHAPTER)
+    )
+    return Q(payment=PublicOrder.Payment.COLLECT, collect_chapter__in=chapters)
+
+
+def may_follow_public_orders(user):
+    return may_follow_chapter_orders(user)
+
+
+def public_orders(user, *, status=""):
+    orders = PublicOrder.objects.filter(public_order_scope(user))
+    if status:
+        orders = orders.filter(status=status)
+    return orders.select_related("collect_chapter").order_by("-created", "-pk")
+
+
+def public_order(user, reference):
+    """The order, if the user may handle it; else None."""
+    return (
+        PublicOrder.objects.filter(public_order_scope(user), reference=reference)
+        .select_related("collect_chapter", "source")
+        .first()
+    )
+
+
+def public_order_actions(user, order):
+    """What the user may do with the order now, by the rules of the shop.services it calls."""
+    statuses = PublicOrder.Status
+    chapter = order.collect_chapter
+    handles = can(user, services.MANAGE_ORDERS, chapter) or (
+        chapter is not None and can(user, services.ORDER_FOR_CHAPTER, chapter)
+    )
+    actions = []
+    if handles and order.status in (statuses.PAID, statuses.TO_COLLECT):
+        actions.append("fulfil")
+    if can(user, services.MANAGE_ORDERS, chapter) and order.status in (statuses.PENDING_PAYMENT, statuses.TO_COLLECT):
+        actions.append("cancel")
+    if (
+        can(user, services.MANAGE_ORDERS)
+        and order.payment == PublicOrder.Payment.STRIPE
+        and order.status in (statuses.PAID, statuses.FULFILLED)
+    ):
+        actions.append("refund")
+    return actions
+
+
+# Reports ------------------------------------------------------------------------------------------
+
+
+class Amount(NamedTuple):
+    """A report cell in cents: "12.50" in a CSV file, with its currency in the next column."""
+
+    cents: int
+    currency: str
+
+    def __str__(self):
+        return f"{self.cents // 100}.{self.cents % 100:02d}"
+
+
+class Month(NamedTuple):
+    year: int
+    month: int
+
+    def __str__(self):
+        return f"{self.year:04d}-{self.month:02d}"
+
+
+REPORTS = {
+    "stock": _("Stock by location"),
+    "orders": _("Chapter orders by chapter"),
+    "allowances": _("Allowance use"),
+    "sales": _("Public sales by month"),
+}
+DATED_REPORTS = {"orders", "allowances", "sales"}
+
+
+def this_year(today):
+    return datetime.date(today.year, 1, 1), datetime.date(today.year, 12, 31)
+
+
+def report(name, starts, ends):
+    """(column titles, rows) of a report; cells are numbers, text, dates, Amount or Month."""
+    return REPORT_BUILDERS[name](starts, ends)
+
+
+def _report_stock(starts, ends):
+    columns = [
+        _("Location"),
+        _("Kind"),
+        _("Product"),
+        _("Variant"),
+        _("SKU"),
+        _("On hand"),
+        _("Reserved"),
+        _("Available"),
+    ]
+    rows = [
+        [
+            str(level.location),
+            level.location.get_kind_display(),
+            level.variant.product.name,
+            level.variant.label,
+            level.variant.sku,
+            level.on_hand,
+            level.reserved,
+            level.available,
+        ]
+        for level in stock_levels(Location.objects.all())
+    ]
+    return columns, rows
+
+
+def _report_orders(starts, ends):
+    """Chapter orders requested over the period that count (not refused or cancelled)."""
+    totals = (
+        ChapterOrder.objects.filter(
+            status__in=services.COUNTS_TOWARDS_ALLOWANCE, created__date__gte=starts, created__date__lte=ends
+        )
+        .values("chapter__name", "chapter__path", "currency")
+        .annotate(orders=Count("pk"), units=Sum("units"), total=Sum("total"))
+        .order_by("chapter__path", "currency")
+    )
+    columns = [_("Chapter"), _("Orders"), _("Units of sale"), _("Total"), _("Currency")]
+    rows = [
+        [row["chapter__name"], row["orders"], row["units"], Amount(row["total"], row["currency"]), row["currency"]]
+        for row in totals
+    ]
+    return columns, rows
+
+
+def _report_allowances(starts, ends):
+    columns = [
+        _("Chapter"),
+        _("From"),
+        _("Until"),
+        _("Budget"),
+        _("Spent"),
+        _("Units of sale"),
+        _("Units ordered"),
+        _("Currency"),
+    ]
+    rows = []
+    for allowance in allowances(starts=starts, ends=ends):
+        allowance_with_use(allowance)
+        rows.append(
+            [
+                allowance.chapter.name,
+                allowance.starts,
+                allowance.ends,
+                "" if allowance.budget is None else Amount(allowance.budget, allowance.currency),
+                Amount(allowance.spent, allowance.currency),
+                "" if allowance.units is None else allowance.units,
+                allowance.units_used,
+                allowance.currency,
+            ]
+        )
+    return columns, rows
+
+
+def _report_sales(starts, ends):
+    """Public orders paid (online or on collection) and not refunded, by month of payment."""
+    totals = (
+        PublicOrder.objects.filter(
+            status__in=[PublicOrder.Status.PAID, PublicOrder.Status.FULFILLED],
+            paid__date__gte=starts,
+            paid__date__lte=ends,
+        )
+        .annotate(month=TruncMonth("paid"))
+        .values("month", "currency")
+        .annotate(orders=Count("pk"), total=Sum("total"))
+        .order_by("month", "currency")
+    )
+    columns = [_("Month"), _("Orders"), _("Total"), _("Currency")]
+    rows = [
+        [
+            Month(row["month"].year, row["month"].month),
+            row["orders"],
+            Amount(row["total"], row["currency"]),
+            row["currency"],
+        ]
+        for row in totals
+    ]
+    return columns, rows
+
+
+REPORT_BUILDERS = {
+    "stock": _report_stock,
+    "orders": _report_orders,
+    "allowances": _report_allowances,
+    "sales": _report_sales,
+}
+
+
+def shop_menu(user):
+    """Which of the shop's management pages the user may open (the tabs on every shop page)."""
+    manages_stock = can(user, services.MANAGE_STOCK)
+    return {
+        "catalogue": can(user, services.MANAGE_CATALOGUE),
+        "stock": manages_stock,
+        "allowances": manages_stock,
+        "ledger": manages_stock or can_anywhere(user, services.ORDER_FOR_CHAPTER),
+        "orders": may_follow_chapter_orders(user),
+        "public_orders": may_follow_public_orders(user),
+        "reports": manages_stock or can(user, services.MANAGE_ORDERS),
+        "settings": can(user, services.MANAGE_PAYMENTS),
+    }
