@@ -10,11 +10,13 @@ OPERATOR_EMAIL = "operator@relais.localhost"
 ORGANISER_EMAIL = "organiser@demo.localhost"
 COORDINATOR_EMAIL = "coordinator@demo.localhost"
 MEMBER_EMAIL = "member@demo.localhost"
+LOGISTICS_EMAIL = "logistics@demo.localhost"
 
 LOGINS = [
     ("National organiser", ORGANISER_EMAIL),
     ("Coordinator (Lille)", COORDINATOR_EMAIL),
     ("Member (Lille)", MEMBER_EMAIL),
+    ("Logistics (shop)", LOGISTICS_EMAIL),
 ]
 
 # Regions and their local chapters: (name, slug, postcodes).

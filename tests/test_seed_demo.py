@@ -64,3 +64,20 @@ def test_demo_logins_work(organisations, db):
     coordinator = Client(HTTP_HOST=f"{demo.SLUG}.localhost")
     coordinator.post("/accounts/login/", {"login": demo.COORDINATOR_EMAIL, "password": demo.PASSWORD})
     assert "10 join requests wait for your answer." in coordinator.get("/app/").content.decode()
+
+
+def test_demo_shop_has_a_catalogue_stock_and_orders_in_every_state(organisations, db):
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    from shop.models import ChapterOrder, Product, PublicOrder, StockLevel
+
+    with schema_context(demo.SLUG):
+        kinds = set(Product.objects.values_list("kind", flat=True))
+        assert {"leaflet", "poster", "sticker", "goodie"} <= kinds
+        assert Product.objects.filter(public=True, photos__isnull=False).exists()
+        statuses = set(ChapterOrder.objects.values_list("status", flat=True))
+        assert statuses == {"requested", "approved", "prepared", "shipped", "received", "refused"}
+        assert set(PublicOrder.objects.values_list("status", flat=True)) == {"to_collect", "fulfilled"}
+        # Levels agree with the ledger: the received badges sit in Lille's own stock.
+        lille_badges = StockLevel.objects.get(location__chapter__slug="lille", variant__product__slug="badge")
+        assert (lille_badges.on_hand, lille_badges.reserved) == (40, 0)
+        assert not StockLevel.objects.filter(on_hand__lt=0).exists()

@@ -24,6 +24,8 @@ from cms import demo as demo_site
 from cms import permissions, sync
 from cms.models import ArticlePage
 from cms.services import site_setup
+from shop import demo as demo_shop
+from shop.models import Product
 from tenants import demo, services
 from tenants.models import Organisation
 
@@ -66,6 +68,11 @@ class Command(BaseCommand):
             if not ArticlePage.objects.exists():
                 demo_site.seed(organiser)
                 self.stdout.write("Seeded the campaign website.")
+            logistics = demo_shop.logistics_manager(demo.LOGISTICS_EMAIL, demo.PASSWORD, organiser)
+            if not Product.objects.exists():
+                coordinator = User.objects.filter(email=demo.COORDINATOR_EMAIL).first()
+                demo_shop.seed(organiser, logistics=logistics, coordinator=coordinator)
+                self.stdout.write("Seeded the shop.")
             # Demo logins work at once: their addresses count as verified.
             for user in User.objects.filter(email__in=[email for _label, email in demo.LOGINS]):
                 EmailAddress.objects.update_or_create(
