@@ -47,5 +47,11 @@ def median(values):
     return statistics.median(values)
 
 
+def percentile(values, fraction):
+    """The nearest-rank percentile (`fraction` 0.99 for p99); NaN for no values."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))] if ordered else float("nan")
+
+
 def report(bench, figures, reference, goal, met):
     print(json.dumps({"bench": bench, "figures": figures, "reference": reference, "goal": goal, "met": met}))
