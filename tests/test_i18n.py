@@ -31,7 +31,9 @@ def test_every_french_message_is_translated_and_compiled():
         assert msgstr, f"untranslated: {msgid}"
         decoded = msgid.encode().decode("unicode_escape").encode("latin-1").decode()
         expected = msgstr.encode().decode("unicode_escape").encode("latin-1").decode()
-        assert catalogue.gettext(decoded) == expected, f"django.mo is stale for: {msgid} (run make messages)"
+        context = re.search(r'^msgctxt "((?:[^"\\]|\\.)*)"', block, re.M)
+        found = catalogue.pgettext(context.group(1), decoded) if context else catalogue.gettext(decoded)
+        assert found == expected, f"django.mo is stale for: {msgid} (run make messages)"
 
 
 def test_platform_site_speaks_french_to_a_french_browser(db):
