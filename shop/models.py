@@ -219,13 +219,14 @@ class StockMove(models.Model):
             models.CheckConstraint(
                 condition=(
                     Q(kind="receipt", from_location__isnull=True, to_location__isnull=False)
-                    | Q(
-                        kind__in=["reservation", "release", "shipment"],
-                        from_location__isnull=False,
-                        to_location__isnull=True,
-                    )
+                    # One equality per kind, not `IN (...)`: PostgreSQL deparses an IN list in a form
+                    # that reads back differently once the schema clone re-executes it.
+                    | Q(kind="reservation", from_location__isnull=False, to_location__isnull=True)
+                    | Q(kind="release", from_location__isnull=False, to_location__isnull=True)
+                    | Q(kind="shipment", from_location__isnull=False, to_location__isnull=True)
                     | Q(kind="transfer", from_location__isnull=False, to_location__isnull=False)
-                    | (Q(kind="adjustment") & (Q(from_location__isnull=True) ^ Q(to_location__isnull=True)))
+                    | Q(kind="adjustment", from_location__isnull=True, to_location__isnull=False)
+                    | Q(kind="adjustment", from_location__isnull=False, to_location__isnull=True)
                 ),
                 name="shop_move_locations_match_kind",
             ),

@@ -8,10 +8,12 @@ would empty the public schema under the session's organisations.
 
 import pytest
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.test.utils import setup_databases, teardown_databases
+from django.utils import translation
 from django_tenants.utils import schema_context
 
 from accounts.models import User
@@ -144,8 +146,10 @@ def platform_client(db):
 
 @pytest.fixture(autouse=True)
 def _fresh_state():
-    """Rate-limit counters live in the cache; every test starts with none, in the public schema."""
+    """Rate-limit counters live in the cache; every test starts with none, in the public schema,
+    in the default language (a request in French leaves French active in this thread)."""
     cache.clear()
+    translation.activate(settings.LANGUAGE_CODE)
     connection.set_schema_to_public()
     yield
     connection.set_schema_to_public()
