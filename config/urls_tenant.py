@@ -4,7 +4,7 @@ import os
 
 from django.conf.urls.i18n import i18n_patterns
 from django.contrib import admin
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseNotFound
 from django.urls import include, path, re_path
 from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
@@ -24,6 +24,8 @@ urlpatterns = [
     path("app/chat/", include("chat.urls")),
     path("app/shop/", include("shop.urls")),
     path("app/", include("chapters.urls")),
+    # Wagtail's deliberate crash page answers a 500 to anyone: no such page here.
+    path("cms/failwhale/", lambda request: HttpResponseNotFound(), name="cms_error_test_disabled"),
     path("cms/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
     path("site/", include("cms.urls")),

@@ -75,3 +75,8 @@ def test_healthz_answers_503_when_the_database_does_not(organisations, django_db
             connection.settings_dict.update(original)
     assert response.status_code == 503
     assert response.json()["database"] == "down"
+
+
+def test_wagtails_crash_page_is_not_served(anonymous):
+    """Wagtail ships /cms/failwhale/, which raises on purpose: a 500 for anyone who asks."""
+    assert anonymous.get("/cms/failwhale/").status_code == 404
