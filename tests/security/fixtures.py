@@ -1,0 +1,233 @@
+"""Organisation A (alpha) filled with one object of every kind a route can name, each carrying a
+marker, and the people who probe it: beta's users, anonymous visitors, alpha's own members.
+
+Three markers, by who may legitimately read them:
+PUBLIC   the campaign site and the public shop (anyone on alpha's host);
+ORG      what every alpha member sees (chapter descriptions, role names);
+PRIVATE  what only some alpha members see (announcements, documents, messages, orders, emails).
+Nothing of alpha may reach beta's host; nothing PRIVATE may reach anyone without the capability.
+"""
+
+import datetime
+import io
+import uuid
+
+from django.core.files.images import ImageFile
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+from django_tenants.utils import schema_context
+from PIL import Image as PILImage
+from wagtail.documents import get_document_model
+from wagtail.images import get_image_model
+from wagtail.models import Locale
+
+from accounts.handoff import handoff_token
+from accounts.models import Invitation, User
+from chapters import services as chapter_services
+from chapters.models import Membership, RoleAssignment
+from chat import services as chat_services
+from chat.models import Mute
+from cms.models import CampaignPage, HomePage, Signup
+from shop import services as shop_services
+from shop.models import Product, PublicOrder
+from tests.conftest import PASSWORD
+
+TAG = uuid.uuid4().hex[:10]
+PUBLIC = f"alpha-public-{TAG}"
+ORG = f"alpha-org-{TAG}"
+PRIVATE = f"alpha-secret-{TAG}"
+MARKERS = (PUBLIC, ORG, PRIVATE)
+
+
+def client_for(host, schema=None, email=None):
+    """A client on `host`, signed in as `email` of `schema` when given; server errors come back as
+    500 responses (a finding), not exceptions that end the probe run."""
+    client = Client(HTTP_HOST=host, raise_request_exception=False)
+    if email:
+        with schema_context(schema):
+            assert client.login(email=email, password=PASSWORD)
+    return client
+
+
+def _png(name):
+    buffer = io.BytesIO()
+    PILImage.new("RGB", (8, 8), (10, 20, 30)).save(buffer, "PNG")
+    return ImageFile(buffer, name=name)
+
+
+# Alpha's objects get ids far above beta's: beta creates rows while it is probed (its
+# announcements room on a first visit to the chat), and a shared id would be beta's own object.
+ID_FLOOR = 1_000_000
+
+
+def _raise_alpha_ids():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT setval(c.oid, GREATEST(COALESCE(pg_sequence_last_value(c.oid), 0), %s)) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'S' AND n.nspname = 'alpha'",
+            [ID_FLOOR],
+        )
+        assert cursor.fetchall(), "alpha has no sequences"
+
+
+class AlphaData:
+    """Built inside alpha's schema on top of the `catalogue` fixture (tree + shop)."""
+
+    def __init__(self, catalogue):
+        _raise_alpha_ids()
+        tree = catalogue.tree
+        self.tree = tree
+        founder = tree.people["organiser"].user
+        coordinator = tree.people["coordinator"].user
+        logistics = catalogue.logistics
+        lille = tree.lille
+        chapter_services.chapter_update(actor=founder, chapter=lille, description=f"Lille {ORG}")
+        self.chapter = lille
+
+        applicant = User.objects.create_user(email=f"{PRIVATE}.applicant@alpha.example", password=PASSWORD)
+        self.requested = chapter_services.membership_request(user=applicant, chapter=lille)
+        self.active = Membership.objects.get(user=tree.people["lille_member"].user, chapter=lille)
+        self.role = chapter_services.role_save(
+            actor=founder, name=f"Role {ORG}", description=PRIVATE, capabilities=["chapters.view_members"]
+        )
+        self.assignment = RoleAssignment.objects.get(user=coordinator, chapter=lille)
+        self.announcement = chapter_services.announcement_post(
+            actor=coordinator, chapter=lille, title=f"News {PRIVATE}", body=f"Body {PRIVATE}"
+        )
+        self.document = chapter_services.document_share(
+            actor=coordinator,
+            chapter=lille,
+            title=f"Minutes {PRIVATE}",
+            upload=SimpleUploadedFile("minutes.txt", f"minutes {PRIVATE}".encode(), content_type="text/plain"),
+        )
+        chapter_services.invitations_send(
+            actor=founder,
+            emails=[f"{PRIVATE}.invitee@example.org"],
+            chapter=lille,
+            build_url=lambda token: f"http://alpha.localhost/accounts/invitation/{token}/",
+            organisation_name="Alpha",
+        )
+        self.invitation = Invitation.objects.get(email=f"{PRIVATE}.invitee@example.org")
+        self.welcome_token = handoff_token("alpha", founder)
+
+        self.room = chat_services.topic_create(
+            actor=coordinator, chapter=lille, name=f"Room {PRIVATE}", audience="subtree"
+        )
+        self.message = chat_services.message_send(actor=coordinator, room=self.room, body=f"Message {PRIVATE}")
+        reporter = tree.people["lille_member"].user
+        self.report = chat_services.report_file(actor=reporter, message=self.message, reason="spam", note=PRIVATE)
+        chat_services.mute(
+            actor=coordinator, room=self.room, user=reporter, minutes=min(chat_services.MUTE_MINUTES), reason=PRIVATE
+        )
+        self.mute = Mute.objects.get(room=self.room, user=reporter)
+
+        product = shop_services.product_save(
+            actor=logistics,
+            product=Product(name=f"Badge {PUBLIC}", slug=f"badge-{TAG}", price=100, public=True),
+            variants=None,
+        )
+        self.product = product
+        variant = product.variants.get()
+        shop_services.stock_receive(actor=logistics, variant=variant, location=catalogue.warehouse, quantity=10)
+        today = timezone.localdate()
+        self.allowance = shop_services.allowance_save(
+            actor=logistics,
+            chapter=lille,
+            starts=today - datetime.timedelta(days=1),
+            ends=today + datetime.timedelta(days=30),
+            budget=100_000,
+        )
+        self.chapter_order = shop_services.chapter_order_request(
+            actor=coordinator, chapter=lille, lines=[(catalogue.poster, 2)], note=f"Note {PRIVATE}"
+        )
+        self.public_order = shop_services.public_order_place(
+            lines=[(variant, 1)],
+            payment=PublicOrder.Payment.COLLECT,
+            collect_chapter=lille,
+            full_name=f"Buyer {PRIVATE}",
+            email=f"{PRIVATE}.buyer@example.org",
+        )
+
+        self.page = CampaignPage(
+            title=f"Petition {PUBLIC}",
+            slug=f"petition-{TAG}",
+            body=[("petition", {"heading": f"Sign {PUBLIC}", "text": "", "goal": 10})],
+        )
+        HomePage.objects.get(locale=Locale.get_default()).add_child(instance=self.page)
+        self.page.save_revision().publish()
+        self.signup = Signup.objects.create(
+            kind="petition", page=self.page, email=f"{PRIVATE}.signer@example.org", full_name=f"Signer {PRIVATE}",
+            token=f"confirm-{TAG}", confirmed=timezone.now(), outcome="signed",
+        )  # fmt: skip
+        self.image = get_image_model().objects.create(title=f"Image {PUBLIC}", file=_png(f"image-{TAG}.png"))
+        self.wagtail_document = get_document_model().objects.create(
+            title=f"Doc {PUBLIC}",  # Wagtail serves documents to anyone who has the link
+            file=SimpleUploadedFile(f"doc-{TAG}.txt", PUBLIC.encode(), content_type="text/plain"),
+        )
+        self.user = applicant
+
+    def arguments(self):
+        """The value of each URL parameter that names one of alpha's objects, by parameter name;
+        `by_route` overrides it for the routes where a name means something else."""
+        page = str(self.page.pk)
+        image = str(self.image.pk)
+        document = str(self.wagtail_document.pk)
+        common = {
+            "slug": self.chapter.slug,
+            "room_id": str(self.room.pk),
+            "message_id": str(self.message.pk),
+            "report_id": str(self.report.pk),
+            "mute_id": str(self.mute.pk),
+            "reference": self.chapter_order.reference,
+            "token": self.public_order.token,
+            "page_id": page,
+            "parent_page_id": page,
+            "page_to_move_id": page,
+            "page_pk": page,
+            "image_id": image,
+            "document_id": document,
+            "doc_id": document,
+            "schema": "alpha",
+            "path": self.image.file.name,
+            "_1": document,
+            "_2": self.wagtail_document.filename,
+        }
+        by_route = {
+            "membership_approve": {"pk": self.requested.pk},
+            "membership_refuse": {"pk": self.requested.pk},
+            "membership_remove": {"pk": self.active.pk},
+            "membership_transfer": {"pk": self.active.pk},
+            "announcement_delete": {"pk": self.announcement.pk},
+            "document_download": {"pk": self.document.pk},
+            "document_delete": {"pk": self.document.pk},
+            "role_edit": {"pk": self.role.pk},
+            "assignment_delete": {"pk": self.assignment.pk},
+            "invitation_revoke": {"pk": self.invitation.pk},
+            "invitation_accept": {"token": self.invitation.token},
+            "welcome": {"token": self.welcome_token},
+            "cms_signup_confirm": {"token": self.signup.token},
+            "shop_product_edit": {"pk": self.product.pk},
+            "shop_variant_add": {"pk": self.product.pk},
+            "shop_photo_add": {"pk": self.product.pk},
+            "shop_allowance_edit": {"pk": self.allowance.pk},
+            "shop_product": {"slug": self.product.slug},
+            "shop_public_order": {"reference": self.public_order.reference},
+            "shop_public_order_action": {"reference": self.public_order.reference},
+            "wagtail_serve": {"_1": f"{self.page.slug}/"},
+        }
+        return common, {name: {key: str(value) for key, value in values.items()} for name, values in by_route.items()}
+
+    def wagtail_pk(self, route):
+        """The object a Wagtail admin `<pk>` names, from the route's place in the admin."""
+        for part, value in [
+            ("/pages/", self.page.pk),
+            ("/images/", self.image.pk),
+            ("/documents/", self.wagtail_document.pk),
+            ("/signup/", self.signup.pk),
+            ("/users/", self.user.pk),
+        ]:
+            if part in route:
+                return str(value)
+        return None

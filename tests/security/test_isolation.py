@@ -1,0 +1,547 @@
+"""Tenant isolation over every route: each route of the tenant and public URLconfs and every
+websocket route is found by introspection and must be classified below; each is then requested
+with alpha's ids as beta's users (on beta's host), as anonymous visitors (beta's session cookie on
+alpha's host counts as none), and as each alpha persona without the capability the route needs.
+Every answer must refuse (404, or the login redirect), carry no marker of alpha's data it may not
+show, and change nothing in alpha. The last test prints the table and fails on any leak."""
+
+import json
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django_tenants.utils import schema_context
+
+from accounts.models import User
+from chapters.access import can, can_anywhere, forget_grants
+from chat import services as chat_services
+from cms import services as cms_services
+from tests.security.fixtures import MARKERS, ORG, PRIVATE, PUBLIC, AlphaData, client_for
+from tests.security.routes import build, http_routes, websocket_routes
+
+MEMBER = "login-required-member-app"
+PUBLIC_SITE = "public-page"
+AUTH = "auth-flow"
+WAGTAIL = "wagtail-admin"
+DJANGO_ADMIN = "django-admin"
+PLATFORM = "platform-site"
+
+
+def capability(*alternatives):
+    """A member-app route open to whoever holds one of `alternatives` ("capability@scope", scope:
+    org = organisation-wide, anywhere = on some chapter, chapter = on the chapter the route names,
+    or a chat predicate on the room the route names)."""
+    return f"capability:{'|'.join(alternatives)}"
+
+
+# Route name (or "urlconf:/prefix" for whole families) -> class. A route matching nothing here
+# fails test_every_route_is_classified.
+CLASSIFICATION = {
+    # member app: chapters
+    "app_home": MEMBER,
+    "chapter_list": MEMBER,
+    "chapter_detail": MEMBER,
+    "chapter_join": MEMBER,
+    "chapter_leave": MEMBER,
+    "chapter_make_primary": MEMBER,
+    "directory": MEMBER,
+    "profile": MEMBER,
+    "personal_data": MEMBER,
+    "erase_account": MEMBER,
+    "chapter_create": capability("chapters.manage_chapters@anywhere"),
+    "chapter_manage": capability("chapters.manage_members@chapter", "chapters.manage_chapters@chapter"),
+    "chapter_move": capability("chapters.manage_chapters@chapter"),
+    "chapter_archive": capability("chapters.manage_chapters@chapter"),
+    "membership_approve": capability("chapters.manage_members@chapter"),
+    "membership_refuse": capability("chapters.manage_members@chapter"),
+    "membership_remove": capability("chapters.manage_members@chapter"),
+    "membership_transfer": capability("chapters.manage_members@chapter"),
+    "announcement_post": capability("chapters.post_announcements@chapter"),
+    "announcement_delete": capability("chapters.post_announcements@chapter"),
+    "document_share": capability("chapters.share_documents@chapter"),
+    "document_delete": capability("chapters.share_documents@chapter"),
+    "document_download": capability("chapters.read_chapter_space@chapter"),
+    "roles": capability("chapters.manage_roles@anywhere"),
+    "role_create": capability("chapters.manage_roles@org"),
+    "role_edit": capability("chapters.manage_roles@org"),
+    "assignment_delete": capability("chapters.manage_roles@chapter"),
+    "audit_log": capability("chapters.view_audit_log@anywhere"),
+    "invitations": capability("chapters.invite_members@anywhere"),
+    "invitation_revoke": capability("chapters.invite_members@anywhere"),
+    "members_export": capability("chapters.export_members@anywhere"),
+    "members_import": capability("chapters.export_members@anywhere"),
+    # member app: chat
+    "chat": MEMBER,
+    "chat_rooms": MEMBER,
+    "chat_events": MEMBER,
+    "chat_people": MEMBER,
+    "chat_direct": MEMBER,
+    "chat_topic_create": MEMBER,
+    "chat_messages": capability("room@reader"),
+    "chat_read": capability("room@reader"),
+    "chat_presence": capability("room@reader"),
+    "chat_leave": capability("room@reader"),
+    "chat_invite": capability("room@reader"),
+    "chat_edit": capability("room@reader"),
+    "chat_delete": capability("room@reader"),
+    "chat_react": capability("room@reader"),
+    "chat_report": capability("room@reader"),
+    "chat_mute": capability("chat.moderate@chapter"),
+    "chat_moderation": capability("chat.moderate@anywhere"),
+    "chat_moderation_report": capability("chat.moderate@chapter"),
+    "chat_moderation_unmute": capability("chat.moderate@chapter"),
+    # member app: shop
+    "shop_home": MEMBER,
+    "shop_catalogue": capability("shop.manage_catalogue@org"),
+    "shop_product_create": capability("shop.manage_catalogue@org"),
+    "shop_product_edit": capability("shop.manage_catalogue@org"),
+    "shop_variant_add": capability("shop.manage_catalogue@org"),
+    "shop_photo_add": capability("shop.manage_catalogue@org"),
+    "shop_stock": capability("shop.manage_stock@org"),
+    "shop_stock_change": capability("shop.manage_stock@org"),
+    "shop_stock_ledger": capability("shop.manage_stock@org", "shop.order_for_chapter@anywhere"),
+    "shop_allowances": capability("shop.manage_stock@org"),
+    "shop_allowance_edit": capability("shop.manage_stock@org"),
+    "shop_order_for_chapter": capability("shop.order_for_chapter@chapter"),
+    "shop_chapter_stock": capability("shop.manage_stock@org", "shop.order_for_chapter@chapter"),
+    "shop_chapter_stock_change": capability("shop.manage_stock@org", "shop.order_for_chapter@chapter"),
+    "shop_chapter_orders": capability("shop.manage_orders@anywhere", "shop.order_for_chapter@anywhere"),
+    "shop_chapter_order": capability("shop.manage_orders@chapter", "shop.order_for_chapter@chapter"),
+    "shop_chapter_order_action": capability("shop.manage_orders@chapter", "shop.order_for_chapter@chapter"),
+    "shop_public_orders": capability("shop.manage_orders@anywhere", "shop.order_for_chapter@anywhere"),
+    "shop_public_order": capability("shop.manage_orders@chapter", "shop.order_for_chapter@chapter"),
+    "shop_public_order_action": capability("shop.manage_orders@chapter", "shop.order_for_chapter@chapter"),
+    "shop_reports": capability("shop.manage_stock@org", "shop.manage_orders@org"),
+    "shop_report": capability("shop.manage_stock@org", "shop.manage_orders@org"),
+    "shop_settings": capability("shop.manage_payments@org"),
+    "shop_stripe_disconnect": capability("shop.manage_payments@org"),
+    # the campaign site and the public shop: anyone, but only this organisation's
+    "set_language": PUBLIC_SITE,
+    "cms_signup": PUBLIC_SITE,
+    "cms_signup_confirm": PUBLIC_SITE,
+    "cms_counter": PUBLIC_SITE,
+    "cms_media": PUBLIC_SITE,
+    "cms_robots": PUBLIC_SITE,
+    "cms_sitemap": PUBLIC_SITE,
+    "cms_search": PUBLIC_SITE,
+    "wagtail_serve": PUBLIC_SITE,
+    "wagtailcore_authenticate_with_password": PUBLIC_SITE,
+    "wagtailcore_login": PUBLIC_SITE,
+    "wagtaildocs_serve": PUBLIC_SITE,
+    "wagtaildocs_authenticate_with_password": PUBLIC_SITE,
+    "shop_index": PUBLIC_SITE,
+    "shop_product": PUBLIC_SITE,
+    "shop_cart": PUBLIC_SITE,
+    "shop_cart_add": PUBLIC_SITE,
+    "shop_cart_update": PUBLIC_SITE,
+    "shop_checkout": PUBLIC_SITE,
+    "shop_order": PUBLIC_SITE,
+    "shop_order_cancel": PUBLIC_SITE,
+    "shop_stripe_webhook": PUBLIC_SITE,
+    # account flows
+    "welcome": AUTH,
+    "invitation_accept": AUTH,
+    "tenant:/accounts/": AUTH,
+    # administration: Wagtail's own permissions, and Django admin for superusers only
+    "tenant:/cms/": WAGTAIL,
+    # Wagtail's deliberate crash page (home.error_test) is shadowed by a 404 in config/urls_tenant.py
+    "cms_error_test_disabled": PUBLIC_SITE,
+    "wagtailadmin_error_test": "wagtail-error-test",
+    "tenant:/admin/": DJANGO_ADMIN,
+    "public:/admin/": DJANGO_ADMIN,
+    # the platform site, in the public schema
+    "landing": PLATFORM,
+    "organisation_signup": PLATFORM,
+    "public:/i18n/": PLATFORM,
+}
+WEBSOCKET_CLASSIFICATION = {
+    "/ws/chat/": "chat-socket",
+    "/ws/site/petition/<page_id>/": "public-counter-socket",
+}
+
+
+def classify(route):
+    if route.name in CLASSIFICATION:
+        return CLASSIFICATION[route.name]
+    key = f"{route.urlconf}:{route.route}"
+    prefixes = [prefix for prefix in CLASSIFICATION if ":" in prefix and key.startswith(prefix)]
+    return CLASSIFICATION[max(prefixes, key=len)] if prefixes else None
+
+
+# What a probe posts: plausible enough that a view without its access check would act on it.
+FORM = {
+    "title": "probe",
+    "body": "probe",
+    "name": "probe",
+    "slug": "probe",
+    "reason": "probe",
+    "note": "probe",
+    "quantity": "1",
+    "delta": "1",
+    "emails": "probe@example.org",
+    "email": "probe@example.org",
+    "full_name": "Probe",
+    "capabilities": ["chapters.view_members"],
+    "to_chapter": "national",
+    "parent": "national",
+    "carrier": "probe",
+    "outcome": "dismissed",
+    "minutes": "30",
+}
+CHAT_JSON = {"body": "probe", "emoji": "+1", "name": "probe", "people": [1], "message": 1, "minutes": 30}
+
+REFUSED = {400, 401, 403, 404, 405}
+TALLY = {"routes": 0, "classified": 0, "probed": set(), "probes": 0, "leaks": []}
+SKIPPED_TABLES = {"django_session"}
+
+
+def fingerprint(schema):
+    """One digest per table of the schema: any insert, update or delete changes it."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s AND table_type = 'BASE TABLE'",
+            [schema],
+        )
+        tables = sorted(name for (name,) in cursor.fetchall() if name not in SKIPPED_TABLES)
+        query = " UNION ALL ".join(
+            f"SELECT '{name}', md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) "
+            f'FROM "{schema}"."{name}" t'
+            for name in tables
+        )
+        cursor.execute(query)
+        return dict(cursor.fetchall())
+
+
+class Prober:
+    def __init__(self):
+        self.leaks = []
+        self.probes = 0
+
+    def request(self, client, method, path, route, json_body=False):
+        self.probes += 1
+        TALLY["probed"].add(str(route))
+        if method == "get":
+            return client.get(path)
+        if json_body:
+            return client.post(path, json.dumps(CHAT_JSON), content_type="application/json")
+        return client.post(path, FORM)
+
+    def check(self, response, who, method, path, forbidden, expect):
+        where = f"{who} {method.upper()} {path} -> {response.status_code}"
+        if response.status_code >= 500:
+            self.leaks.append(f"server error: {where}")
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+        text = (body + str(response.headers).encode()).lower()
+        for marker in forbidden:
+            if marker.encode() in text:
+                self.leaks.append(f"marker {marker.split('-')[1]} in answer: {where}")
+        problem = expect(response)
+        if problem:
+            self.leaks.append(f"{problem}: {where}")
+
+    def probe(self, client, who, route, path, methods, forbidden, expect):
+        for method in methods:
+            json_body = path.startswith("/app/chat/api/")
+            response = self.request(client, method, path, route, json_body)
+            self.check(response, who, method, path, forbidden, expect)
+
+
+# Screens of the two admin sites that anyone may open: signing in, resetting a password, scripts.
+OPEN_ADMIN_SCREENS = ("/login/", "/logout/", "/password_reset/", "/jsi18n/", "/sprite/")
+
+
+def login_redirect(response):
+    location = response.headers.get("Location", "")
+    if response.status_code in (401, 405) or (response.status_code == 302 and "login" in location):
+        return None
+    return "not sent to sign in"
+
+
+def refused(response):
+    return None if response.status_code in REFUSED else "not refused"
+
+
+def not_served(response):
+    if response.status_code in REFUSED or (response.status_code == 302 and "login" in response.headers["Location"]):
+        return None
+    return "not refused"
+
+
+def anything(response):
+    return None
+
+
+# Links that are themselves a credential (an invitation, the founder's welcome, a signature
+# confirmation, a public order's receipt): their holder may see what they name. Probed on beta's
+# host only.
+BEARER_LINKS = {"invitation_accept", "welcome", "cms_signup_confirm", "shop_order", "shop_order_cancel"}
+NOT_PROBED = {"wagtail-error-test"}
+
+
+def admin_refused(response):
+    """Wagtail answers an editor without the permission with a redirect to its home page."""
+    return None if response.status_code in REFUSED or response.status_code == 302 else "not refused"
+
+
+def open_admin_screen(route):
+    return any(screen in route.route for screen in OPEN_ADMIN_SCREENS)
+
+
+def paths_for(route, data):
+    """Every path to probe for the route (one per alternative of a word-list parameter), with
+    whether a parameter names one of alpha's objects; [] when the route takes a parameter we
+    cannot name (counted as classified, not probed)."""
+    common, by_route = data.arguments()
+    values = {**common, **by_route.get(route.name, {})}
+    if route.route.startswith("/cms/") and "pk" in route.parameters:
+        pk = data.wagtail_pk(route.route)
+        if pk is None:
+            return []
+        values["pk"] = pk
+    if route.route.startswith("/admin/"):
+        values |= {"object_id": str(data.user.pk), "id": str(data.user.pk), "content_type_id": "1"}
+    values |= {"kind": "petition", "key": "probe-key", "uidb36": "1", "uidb64": "MQ", "token": values["token"]}
+    variants = [values]
+    for name, words in route.choices.items():
+        variants = [{**variant, name: word} for variant in variants for word in words]
+    names_alpha = any(name in common or name in by_route.get(route.name, {}) for name in route.parameters)
+    paths = [build(route, variant) for variant in variants]
+    return [(path, names_alpha) for path in paths if path]
+
+
+def holds(user, spec, data):
+    """Whether the user holds one of the capability alternatives of `spec` where the route acts."""
+    forget_grants(user)
+    for alternative in spec.removeprefix("capability:").split("|"):
+        name, scope = alternative.split("@")
+        if name == "room":
+            if chat_services.can_read(user, data.room):
+                return True
+        elif (
+            scope == "org"
+            and can(user, name)
+            or scope == "anywhere"
+            and can_anywhere(user, name)
+            or scope == "chapter"
+            and can(user, name, data.chapter)
+        ):
+            return True
+    return False
+
+
+@pytest.fixture
+def data(catalogue):
+    with schema_context("alpha"):
+        built = AlphaData(catalogue)
+    connection.set_schema_to_public()
+    return built
+
+
+@pytest.fixture
+def routes():
+    return http_routes()
+
+
+def test_every_route_is_classified(routes):
+    unclassified = [str(route) for route in routes if classify(route) is None]
+    unclassified += [route.route for route in websocket_routes() if route.route not in WEBSOCKET_CLASSIFICATION]
+    TALLY["routes"] = len(routes) + len(websocket_routes())
+    TALLY["classified"] = TALLY["routes"] - len(unclassified)
+    assert not unclassified, "classify these routes in tests/security/test_isolation.py:\n" + "\n".join(unclassified)
+
+
+def _probe_all(prober, routes, data, plan):
+    before = {schema: fingerprint(schema) for schema in ("alpha", "beta")}
+    for route in routes:
+        kind = classify(route)
+        if kind is None or kind in NOT_PROBED or route.urlconf != "tenant":
+            continue
+        for path, names_alpha in paths_for(route, data):
+            plan(prober, route, kind, path, names_alpha)
+    connection.set_schema_to_public()
+    after = {schema: fingerprint(schema) for schema in ("alpha", "beta")}
+    for schema in ("alpha", "beta"):
+        changed = [table for table in before[schema] if before[schema][table] != after[schema].get(table)]
+        if changed and schema == "alpha":
+            prober.leaks.append(f"writes in alpha: {changed}")
+    TALLY["probes"] += prober.probes
+    TALLY["leaks"] += prober.leaks
+    assert not prober.leaks, "\n".join(prober.leaks)
+
+
+def test_anonymous_visitors_and_beta_cookies_on_alphas_host_get_nothing_private(data, routes, beta):
+    beta_cookies = client_for("beta.localhost", "beta", "founder@beta.example").cookies
+
+    def visitors():
+        """Fresh clients for every route: a link that signs in (the founder's welcome link) must
+        not turn the next probes into a signed-in person's."""
+        with_beta_cookie = client_for("alpha.localhost")
+        with_beta_cookie.cookies = beta_cookies
+        return [("anonymous", client_for("alpha.localhost")), ("beta-cookie", with_beta_cookie)]
+
+    def plan(prober, route, kind, path, names_alpha):
+        if kind in (WAGTAIL, DJANGO_ADMIN):
+            expect = anything if open_admin_screen(route) else login_redirect
+            for who, client in visitors():
+                prober.probe(client, who, route, path, ["get"], [PRIVATE], expect)
+        elif kind == MEMBER or kind.startswith("capability:"):
+            for who, client in visitors():
+                prober.probe(client, who, route, path, ["get", "post"], [PRIVATE], login_redirect)
+        elif (
+            kind in (PUBLIC_SITE, AUTH) and route.name not in BEARER_LINKS
+        ):  # anyone may load them; nothing private on them
+            prober.probe(client_for("alpha.localhost"), "anonymous", route, path, ["get"], [PRIVATE], anything)
+
+    _probe_all(Prober(), routes, data, plan)
+
+
+def test_betas_people_naming_alphas_objects_on_their_own_host_get_404(data, routes, beta):
+    people = [
+        ("beta-member", client_for("beta.localhost", "beta", "member@beta.example")),
+        ("beta-founder", client_for("beta.localhost", "beta", "founder@beta.example")),
+    ]
+
+    def plan(prober, route, kind, path, names_alpha):
+        if kind in (DJANGO_ADMIN, WAGTAIL) and open_admin_screen(route):
+            expect, methods = anything, ["get"]
+        elif kind == DJANGO_ADMIN:
+            expect, methods = not_served, ["get"]
+        elif kind == WAGTAIL:
+            if not route.parameters:
+                return  # beta's own admin screens: Wagtail's business, probed with alpha's ids only
+            expect, methods = admin_refused, ["get"]
+        elif names_alpha:
+            expect, methods = refused, ["get", "post"]
+        else:  # beta's own pages: they may answer, with nothing of alpha
+            expect, methods = anything, ["get"]
+        for who, client in people:
+            prober.probe(client, who, route, path, methods, MARKERS, expect)
+
+    _probe_all(Prober(), routes, data, plan)
+
+
+def test_alphas_members_without_the_capability_get_404(data, routes):
+    with schema_context("alpha"):
+        personas = dict(data.tree.people)
+        member = User.objects.get(email="member@alpha.example")
+        clients = {name: client_for("alpha.localhost", "alpha", persona.email) for name, persona in personas.items()}
+        clients["member"] = client_for("alpha.localhost", "alpha", member.email)
+        users = {name: persona.user for name, persona in personas.items()} | {"member": member}
+        cms_editors = {name for name, user in users.items() if user.has_perm("wagtailadmin.access_admin")}
+    lacking = {}
+
+    def plan(prober, route, kind, path, names_alpha):
+        if kind == WAGTAIL:
+            if not route.parameters or open_admin_screen(route):
+                return
+            # A sample, for time: the members furthest from the site's editors.
+            for name in sorted({"member", "lille_member", "other_chapter_member"} - cms_editors):
+                prober.probe(clients[name], name, route, path, ["get"], [PRIVATE], not_served)
+            return
+        if not kind.startswith("capability:"):
+            return
+        if kind not in lacking:
+            with schema_context("alpha"):
+                lacking[kind] = [name for name, user in users.items() if not holds(user, kind, data)]
+        for name in lacking[kind]:
+            prober.probe(clients[name], name, route, path, ["get", "post"], [PRIVATE], refused)
+
+    _probe_all(Prober(), routes, data, plan)
+
+
+def test_the_markers_do_reach_the_people_allowed_to_see_them(data):
+    """The probes above prove something only if the markers show where they are allowed."""
+    organiser = client_for("alpha.localhost", "alpha", "founder@alpha.example")
+    assert PRIVATE.encode() in organiser.get(f"/app/chapters/{data.chapter.slug}/").content
+    assert PRIVATE.encode() in organiser.get("/app/shop/orders/" + data.chapter_order.reference + "/").content
+    assert ORG.encode() in organiser.get(f"/app/chapters/{data.chapter.slug}/").content
+    assert PUBLIC.encode() in client_for("alpha.localhost").get(f"/{data.page.slug}/").content
+
+
+def test_csv_exports_hold_alphas_data_for_its_exporters_only(data, beta):
+    organiser = client_for("alpha.localhost", "alpha", "founder@alpha.example")
+    export = organiser.get("/app/members/export.csv")
+    assert export.status_code == 200
+    report = organiser.get("/app/shop/reports/orders/")
+    assert report.status_code == 200
+    for path in ["/app/members/export.csv", "/app/shop/reports/orders/", "/app/shop/reports/sales/"]:
+        for host, schema, email in [
+            ("beta.localhost", "beta", "founder@beta.example"),
+            ("alpha.localhost", "alpha", "lille_member@alpha.example"),
+        ]:
+            answer = client_for(host, schema, email).get(path)
+            assert PRIVATE.encode() not in answer.content, (email, path)
+            if schema == "alpha":
+                assert answer.status_code == 404, (email, path)
+
+
+def test_cache_entries_carry_the_schema_that_wrote_them(data):
+    cache.clear()
+    client_for("alpha.localhost").get(f"/{data.page.slug}/")
+    client_for("alpha.localhost", "alpha", "founder@alpha.example").get("/app/")
+    keys = list(cache._cache)  # LocMemCache: the stored keys, made by django_tenants.cache.make_key
+    assert keys, "rendering alpha's pages wrote nothing to the cache"
+    assert all(key.startswith("alpha:") for key in keys), keys
+    beta_page = client_for("beta.localhost").get(f"/{data.page.slug}/")
+    assert beta_page.status_code == 404
+    assert PUBLIC.encode() not in beta_page.content
+
+
+def test_alphas_media_are_not_served_from_betas_host(data):
+    path = data.image.file.name
+    assert client_for("alpha.localhost").get(f"/media/alpha/{path}").status_code == 200
+    for url in [f"/media/alpha/{path}", f"/media/beta/{path}", f"/media/beta/../alpha/{path}"]:
+        assert client_for("beta.localhost").get(url).status_code == 404, url
+    document = data.document.file.name
+    assert client_for("alpha.localhost").get(f"/media/alpha/{document}").status_code == 404, "private documents"
+    assert settings.STORAGES["default"]["BACKEND"].endswith("TenantFileSystemStorage")
+
+
+def test_queued_tasks_name_their_schema(data, django_capture_on_commit_callbacks):
+    from django_tasks_db.models import DBTaskResult
+
+    with django_capture_on_commit_callbacks(execute=True), schema_context("alpha"):
+        from chapters import services as chapter_services
+
+        chapter_services.invitations_send(
+            actor=data.tree.people["organiser"].user,
+            emails=[f"{PRIVATE}.task@example.org"],
+            chapter=data.chapter,
+            build_url=lambda token: f"http://alpha.localhost/accounts/invitation/{token}/",
+            organisation_name="Alpha",
+        )
+    connection.set_schema_to_public()
+    queued = list(DBTaskResult.objects.all())
+    assert queued, "the invitation queued no task"
+    for task in queued:
+        assert task.args_kwargs["args"][0] == "alpha", (task.task_path, task.args_kwargs)
+
+
+def test_channel_groups_carry_the_schema():
+    groups = [
+        chat_services.room_group("alpha", 7),
+        chat_services.user_group("alpha", 7),
+        chat_services.organisation_group("alpha"),
+        chat_services.presence_group("alpha", 7),
+        cms_services.counter_group("alpha", 7),
+    ]
+    assert all(group.startswith("alpha.") for group in groups), groups
+    assert len(set(groups)) == len(groups)
+    assert chat_services.room_group("beta", 7) != chat_services.room_group("alpha", 7)
+
+
+def test_zz_isolation_table():
+    """Printed last (tests run in file order): run with -s to see it."""
+    rows = [
+        ("routes found (HTTP + websocket)", TALLY["routes"]),
+        ("routes classified", TALLY["classified"]),
+        ("routes probed", len(TALLY["probed"])),
+        ("probes made", TALLY["probes"]),
+        ("leaks found", len(TALLY["leaks"])),
+    ]
+    width = max(len(label) for label, _ in rows)
+    print("\n\nTenant isolation")
+    for label, value in rows:
+        print(f"  {label:<{width}}  {value:>6}")
+    assert TALLY["leaks"] == []
