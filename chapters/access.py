@@ -9,7 +9,7 @@ request: `can` costs at most one query per request, however often it is asked.
 from django.db.models import F, Q, Subquery, Value
 from django.http import Http404
 
-from chapters.capabilities import CAPABILITIES
+from chapters.capabilities import ADMINISTRATIVE, CAPABILITIES
 from chapters.models import Chapter, Membership, Role, RoleAssignment
 
 
@@ -72,6 +72,11 @@ def can_anywhere(user, capability):
     if capability not in CAPABILITIES:
         raise ValueError(f"Unknown capability {capability!r}")
     return any(capability in grant.capabilities for grant in grants(user))
+
+
+def holds_administrative_capability(user):
+    """Whether any of the user's grants carries an administrative capability, anywhere."""
+    return any(grant.capabilities & ADMINISTRATIVE for grant in grants(user))
 
 
 def belongs_within(user, chapter):

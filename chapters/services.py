@@ -582,6 +582,36 @@ DOCUMENT_EXTENSIONS = {
     "pdf", "txt", "csv", "md", "odt", "ods", "odp", "doc", "docx", "xls", "xlsx", "ppt", "pptx",
     "png", "jpg", "jpeg", "gif", "webp", "svg",
 }  # fmt: skip
+# What the first bytes of each kind of file must be: a file whose content is not what its name
+# says (a web page named .pdf, a program named .png) is refused, whatever the name claims.
+_ZIP = (b"PK\x03\x04",)
+_OLE = (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",)
+DOCUMENT_SIGNATURES = {
+    "pdf": (b"%PDF-",),
+    "png": (b"\x89PNG\r\n\x1a\n",),
+    "jpg": (b"\xff\xd8\xff",),
+    "jpeg": (b"\xff\xd8\xff",),
+    "gif": (b"GIF87a", b"GIF89a"),
+    "webp": (b"RIFF",),
+    **dict.fromkeys(["docx", "xlsx", "pptx", "odt", "ods", "odp"], _ZIP),
+    **dict.fromkeys(["doc", "xls", "ppt"], _OLE),
+}
+TEXT_EXTENSIONS = {"txt", "csv", "md", "svg"}
+
+
+def _content_matches(extension, upload):
+    upload.seek(0)
+    head = upload.read(4096)
+    upload.seek(0)
+    if extension in TEXT_EXTENSIONS:
+        if b"\x00" in head:
+            return False
+        if extension == "svg":
+            return b"<svg" in head.lower()
+        return True
+    if extension == "webp" and head[8:12] != b"WEBP":
+        return False
+    return head.startswith(DOCUMENT_SIGNATURES[extension])
 
 
 def announcement_post(*, actor, chapter, title, body):
@@ -612,6 +642,10 @@ def document_share(*, actor, chapter, title, upload):
         )
     if upload.size > DOCUMENT_MAX_BYTES:
         raise InvalidAction(_("The file is larger than 10 MB."))
+    if not _content_matches(extension, upload):
+        raise InvalidAction(
+            _("This file's content is not a .%(extension)s file: it was not shared.") % {"extension": extension}
+        )
     with transaction.atomic():
         document = Document(chapter=chapter, uploaded_by=actor, title=title or upload.name, size=upload.size)
         document.file.save(upload.name, upload, save=False)

@@ -36,6 +36,7 @@ from chapters.forms import (
 from chapters.markdown import render_markdown
 from chapters.member_files import safe_cell
 from chapters.models import Announcement, Chapter, Document, Membership, Role, RoleAssignment
+from config.csp import serve_as_file
 
 
 def _refusal(request, error):
@@ -713,7 +714,7 @@ def document_download(request, slug, pk):
         handle = document.file.open("rb")
     except FileNotFoundError as error:
         raise Http404 from error
-    return FileResponse(handle, as_attachment=True, filename=document.filename)
+    return serve_as_file(FileResponse(handle, as_attachment=True, filename=document.filename))
 
 
 @login_required

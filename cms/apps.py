@@ -34,7 +34,7 @@ class CmsConfig(AppConfig):
         from chapters.services import register_personal_data
         from cms import permissions, services, sync
 
-        register("cms.edit_site", _("Edit and publish the whole campaign website"))
+        register("cms.edit_site", _("Edit and publish the whole campaign website"), administrative=True)
         register("cms.publish_chapter_pages", _("Edit and publish the chapter's pages on the campaign website"))
 
         # The page first, then the group whose permissions sit on it.

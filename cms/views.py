@@ -21,11 +21,12 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from wagtail import views as wagtail_views
-from wagtail.models import Locale, Page
+from wagtail.models import Locale, Page, Site
 
 from cms import cache, services, spam
 from cms.forms import SignupForm
-from cms.models import Signup
+from cms.models import OrganisationSettings, Signup
+from config.csp import serve_as_file
 
 # Wagtail's public media: images and their renditions. Documents go through Wagtail's own view,
 # which checks their privacy, and chapters' files through the member app's access-checked views.
@@ -128,6 +129,17 @@ def robots_txt(request):
 
 @require_GET
 @cache_control(max_age=86400, public=True)
+def theme_css(request):
+    """The organisation's colours as CSS variables: a stylesheet rather than an inline <style>,
+    which the Content-Security-Policy would refuse. Pages link it with the colours in the query
+    string, so a change of colours is a new URL and the day-long cache never shows old ones."""
+    site = Site.find_for_request(request)
+    org = OrganisationSettings.for_site(site) if site is not None else None
+    return TemplateResponse(request, "cms/theme.css", {"org": org}, content_type="text/css; charset=utf-8")
+
+
+@require_GET
+@cache_control(max_age=86400, public=True)
 def media(request, schema, path):
     """A public file of this organisation's site (/media/<schema>/images/…). Only the current
     organisation's schema is served, from its own folder: another organisation's files cannot be
@@ -140,4 +152,6 @@ def media(request, schema, path):
     if not default_storage.exists(path):
         raise Http404
     content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
-    return FileResponse(default_storage.open(path), content_type=content_type)
+    if not content_type.startswith("image/") or content_type == "image/svg+xml":
+        raise Http404  # only images live here; nothing else is served from the organisation's domain
+    return serve_as_file(FileResponse(default_storage.open(path), content_type=content_type))

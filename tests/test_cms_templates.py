@@ -154,10 +154,10 @@ def test_each_organisation_shows_its_own_colours_and_footer(anonymous, beta):
     alpha_page = html(anonymous.get("/"))
     beta_page = html(beta_client.get("/"))
 
-    assert "--primary: #0a7d4f;" in alpha_page
-    assert "--primary: #5b2a86;" in beta_page
-    assert "#5b2a86" not in alpha_page
-    assert "#0a7d4f" not in beta_page
+    assert "--primary: #0a7d4f;" in theme(anonymous, alpha_page)
+    assert "--primary: #5b2a86;" in theme(beta_client, beta_page)
+    assert "5b2a86" not in alpha_page + theme(anonymous, alpha_page)
+    assert "0a7d4f" not in beta_page + theme(beta_client, beta_page)
     footer = between(alpha_page, '<footer class="site-footer">', "</footer>")
     assert "<p>Alpha Collectif, 1 rue de la Paix.</p>" in footer
     assert "Published by <b>Alpha</b>." in footer
@@ -171,8 +171,15 @@ def test_each_organisation_shows_its_own_colours_and_footer(anonymous, beta):
 def test_pale_main_colour_gets_dark_text_on_its_buttons(anonymous):
     with schema_context("alpha"):
         OrganisationSettings.objects.update(primary_colour="#ffd54f")
-    content = html(anonymous.get("/"))
-    assert "--primary: #ffd54f; --on-primary: #111111;" in content
+    assert "--primary: #ffd54f; --on-primary: #111111;" in theme(anonymous, html(anonymous.get("/")))
+
+
+def theme(client, page):
+    """The organisation's colours, from the stylesheet the page links (no inline style: CSP)."""
+    href = re.search(r'<link rel="stylesheet" href="(/site/theme\.css\?[^"]*)">', page)[1]
+    response = client.get(href.replace("&amp;", "&"))
+    assert response["Content-Type"] == "text/css; charset=utf-8"
+    return response.content.decode()
 
 
 def test_logo_replaces_the_site_name_in_the_header(anonymous):

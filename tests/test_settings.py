@@ -91,3 +91,18 @@ def test_channel_layer_and_cache_use_redis_when_redis_url_is_set():
         "django.core.cache.backends.redis.RedisCache",
         "django_tenants.cache.make_key",
     ]
+
+
+def test_production_cookies_are_secure_and_administrators_need_a_second_factor():
+    script = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SESSION_COOKIE_HTTPONLY, "
+        "s.MFA_REQUIRED_FOR_ADMINISTRATORS, 'config.csp.PolicyMiddleware' in s.MIDDLEWARE)"
+    )
+    assert run_django(PRODUCTION, "-c", script).stdout.split() == ["True"] * 5
+    assert run_django({"RELAIS_ENV": "development"}, "-c", script).stdout.split()[:4] == [
+        "False",
+        "False",
+        "True",
+        "False",
+    ]

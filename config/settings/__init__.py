@@ -120,6 +120,7 @@ DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 MIDDLEWARE = [
     "config.health.HealthzMiddleware",  # before anything that reads the tenant or the session
     "django.middleware.security.SecurityMiddleware",
+    "config.csp.PolicyMiddleware",  # Content-Security-Policy by kind of page: see config/csp.py
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tenants.middleware.OrganisationMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -130,6 +131,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "chapters.mfa.RequireSecondFactorMiddleware",
     "cms.middleware.OrganisationRedirectMiddleware",
 ]
 
@@ -212,8 +214,16 @@ ACCOUNT_LOGOUT_REDIRECT_URL = "/accounts/login/"
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_PRESERVE_USERNAME_CASING = False
 # Failed logins: 10 a minute per IP address, 5 per 5 minutes per account.
-ACCOUNT_RATE_LIMITS = {"login_failed": env.str("LOGIN_FAILED_RATE_LIMIT", default="10/m/ip,5/5m/key")}
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": env.str("LOGIN_FAILED_RATE_LIMIT", default="10/m/ip,5/5m/key"),
+    # Reset mails: a handful per address (no mailbox flooded), more per address of origin.
+    "reset_password": env.str("RESET_PASSWORD_RATE_LIMIT", default="20/m/ip,3/10m/key"),
+}
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_ADAPTER = "chapters.mfa.MFAAdapter"
+# Whoever holds an administrative capability must use an authenticator app (chapters/mfa.py).
+# Off outside production so that the demo's logins and the tests' personas sign in with a password.
+MFA_REQUIRED_FOR_ADMINISTRATORS = env.bool("MFA_REQUIRED_FOR_ADMINISTRATORS", default=PRODUCTION)
 
 # Shop. STRIPE_API_BASE points the Stripe library elsewhere (tests and `make run` can use the local
 # fake, shop/stripe_fake.py); empty means Stripe itself. Each organisation enters its own keys.
@@ -295,6 +305,7 @@ WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.databa
 WAGTAIL_I18N_ENABLED = True
 WAGTAIL_CONTENT_LANGUAGES = LANGUAGES
 WAGTAILIMAGES_EXTENSIONS = ["gif", "jpg", "jpeg", "png", "webp"]
+WAGTAIL_GRAVATAR_PROVIDER_URL = None  # no member's email hash sent to a third party (and no foreign images)
 WAGTAILDOCS_SERVE_METHOD = "serve_view"  # through Wagtail's view, which checks privacy, never a raw media URL
 WAGTAILADMIN_PERMITTED_LANGUAGES = LANGUAGES
 # Public pages are cached per organisation for this long, and purged whenever something is published.

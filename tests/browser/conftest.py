@@ -71,12 +71,47 @@ def browser():
                 "--disable-sync",
             ],
         )
-        yield browser
+        yield PolicyWatchingBrowser(browser)
         browser.close()
     if previous is None:
         del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
     else:
         os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+class PolicyWatchingBrowser:
+    """The browser, whose every page reports what the Content-Security-Policy refused: a journey
+    that works only because a refused script or style did not matter still fails."""
+
+    def __init__(self, browser):
+        self._browser = browser
+        self.refusals = []
+
+    def __getattr__(self, name):
+        return getattr(self._browser, name)
+
+    def new_context(self, **options):
+        context = self._browser.new_context(**options)
+        context.on("page", self._watch)
+        return context
+
+    def _watch(self, page):
+        def on_console(message):
+            if message.type == "error" and "Content Security Policy" in message.text:
+                self.refusals.append(f"{page.url}: {message.text}")
+
+        page.on("console", on_console)
+
+
+@pytest.fixture(autouse=True)
+def no_policy_refusals(request):
+    if "browser" not in request.fixturenames:
+        yield
+        return
+    browser = request.getfixturevalue("browser")
+    del browser.refusals[:]
+    yield
+    assert browser.refusals == [], "The Content-Security-Policy refused:\n" + "\n".join(browser.refusals)
 
 
 @pytest.fixture

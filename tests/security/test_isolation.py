@@ -121,6 +121,7 @@ CLASSIFICATION = {
     "cms_signup": PUBLIC_SITE,
     "cms_signup_confirm": PUBLIC_SITE,
     "cms_counter": PUBLIC_SITE,
+    "cms_theme": PUBLIC_SITE,
     "cms_media": PUBLIC_SITE,
     "cms_robots": PUBLIC_SITE,
     "cms_sitemap": PUBLIC_SITE,

@@ -1,0 +1,26 @@
+"""The Content-Security-Policy in a real browser: a script injected into one of our pages does
+not run, and the browser fixtures notice every refusal (so the journeys prove the policy breaks
+nothing)."""
+
+import contextlib
+
+import pytest
+from playwright.sync_api import Error
+
+pytestmark = pytest.mark.browser
+
+
+def test_an_injected_inline_script_does_not_run_and_is_reported(browser, page, daphne_port):
+    page.goto(f"http://alpha.localhost:{daphne_port}/accounts/login/")
+    with contextlib.suppress(Error):  # Playwright may report the refusal itself
+        page.add_script_tag(content="window.injected = true;")
+    page.wait_for_timeout(200)  # let the console message arrive
+    assert page.evaluate("window.injected === undefined")
+    assert any("inline script" in refusal for refusal in browser.refusals), browser.refusals
+    del browser.refusals[:]  # seen: this test's refusal is the expected one
+
+
+def test_our_own_scripts_run_under_the_policy(page, daphne_port):
+    page.goto(f"http://alpha.localhost:{daphne_port}/")
+    stylesheet = page.evaluate("getComputedStyle(document.documentElement).getPropertyValue('--primary').trim()")
+    assert stylesheet.startswith("#"), "the organisation's colours come from /site/theme.css"
