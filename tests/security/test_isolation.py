@@ -8,17 +8,26 @@ show, and change nothing in alpha. The last test prints the table and fails on a
 import json
 
 import pytest
+from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django_tenants.utils import schema_context
+from wagtail.models import Locale, Page
 
 from accounts.models import User
 from chapters.access import can, can_anywhere, forget_grants
+from chapters.models import Chapter
 from chat import services as chat_services
+from chat.consumers import ChatConsumer
+from chat.models import Room
 from cms import services as cms_services
-from tests.security.fixtures import MARKERS, ORG, PRIVATE, PUBLIC, AlphaData, client_for
+from cms.models import CampaignPage, HomePage
+from config.asgi import application
+from tests import test_chat_consumer
+from tests.security.fixtures import MARKERS, ORG, PRIVATE, PUBLIC, AlphaData, _raise_alpha_ids, client_for
 from tests.security.routes import build, http_routes, websocket_routes
+from tests.test_chat_consumer import run, session_cookie
 
 MEMBER = "login-required-member-app"
 PUBLIC_SITE = "public-page"
@@ -449,6 +458,174 @@ def test_alphas_members_without_the_capability_get_404(data, routes):
             prober.probe(clients[name], name, route, path, ["get", "post"], [PRIVATE], refused)
 
     _probe_all(Prober(), routes, data, plan)
+
+
+# Websockets ---------------------------------------------------------------------------------------
+# The consumers read the database from worker threads, which cannot see a test's open transaction:
+# these probes run on committed data (test_chat_consumer's people in alpha, a private room of
+# theirs with a marked message), removed afterwards by that fixture.
+chat_people = test_chat_consumer.chat_people
+
+
+def chat_frames(room_id, message_id):
+    """One frame of every type the chat consumer handles, each naming alpha's private room or
+    message; a frame type added to the consumer without a probe here fails the test."""
+    frames = [
+        {"type": "message.send", "room": room_id, "body": "probe"},
+        {"type": "message.edit", "message": message_id, "body": "probe"},
+        {"type": "message.delete", "message": message_id},
+        {"type": "reaction.toggle", "message": message_id, "emoji": "+1"},
+        {"type": "read", "room": room_id, "message": message_id},
+        {"type": "typing", "room": room_id},
+        {"type": "watch", "room": room_id},
+        {"type": "resume", "last_event_id": 0},
+        {"type": "ping"},
+    ]
+    assert {frame["type"] for frame in frames} == set(ChatConsumer.handlers), "a chat frame type is not probed"
+    return frames
+
+
+def socket_exchange(host, cookie=None, path="/ws/chat/", frames=()):
+    """Open a socket, send the frames, and return (accepted, every frame received as text)."""
+    headers = [(b"host", host.encode()), (b"origin", f"http://{host}".encode())]
+    if cookie:
+        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()))
+    communicator = WebsocketCommunicator(application, path, headers=headers)
+    accepted, _code = run(communicator.connect(timeout=5))
+    answers = []
+    if not accepted:
+        return False, answers
+
+    def drain():
+        while not run(communicator.receive_nothing(timeout=0.3)):
+            answers.append(run(communicator.receive_from(timeout=2)))
+
+    drain()
+    for frame in frames:
+        run(communicator.send_to(text_data=json.dumps(frame)))
+        drain()
+    run(communicator.disconnect())
+    return True, answers
+
+
+@pytest.fixture
+def private_room(chat_people, django_db_blocker):
+    """A room of Rennes's with a marked message, and a petition page, committed in alpha with ids
+    above any of beta's (a shared id would be beta's own object)."""
+    with django_db_blocker.unblock(), schema_context("alpha"):
+        _raise_alpha_ids()
+        rennes = Chapter.objects.get(slug="rennes-chat")
+        room = Room.objects.create(
+            kind=Room.Kind.TOPIC,
+            chapter=rennes,
+            name=f"Room {PRIVATE}",
+            audience="subtree",
+            created_by=chat_people["mod"],
+        )
+        message = chat_services.message_send(actor=chat_people["a"], room=room, body=f"Message {PRIVATE}")
+        page = CampaignPage(
+            title="Socket petition", slug="socket-petition", body=[("petition", {"heading": "Sign", "goal": 10})]
+        )
+        HomePage.objects.get(locale=Locale.get_default()).add_child(instance=page)
+        page.save_revision().publish()
+    yield room, message, page
+    with django_db_blocker.unblock(), schema_context("alpha"):
+        Page.objects.get(pk=page.pk).delete()
+
+
+def test_every_websocket_route_refuses_what_is_not_the_socket_owners(chat_people, private_room, django_db_blocker):
+    room, message, page = private_room
+    frames = chat_frames(room.pk, message.pk)
+    prober = Prober()
+    with django_db_blocker.unblock():
+        cookies = {
+            (schema, email): session_cookie(schema, email)
+            for schema, email in [
+                ("beta", "founder@beta.example"),
+                ("beta", "member@beta.example"),
+                ("alpha", chat_people["out"].email),
+                ("alpha", "member@alpha.example"),
+            ]
+        }
+
+    # A first visit opens the organisation's announcements room: done before the snapshot.
+    socket_exchange("alpha.localhost", cookies["alpha", "member@alpha.example"])
+    with django_db_blocker.unblock():
+        before = fingerprint("alpha")
+
+    def expect_refused(accepted, who, path):
+        prober.probes += 1
+        TALLY["probed"].add(f"websocket:{path}")
+        if accepted:
+            prober.leaks.append(f"{who} opened {path}")
+
+    def expect_nothing_of(answers, who, forbidden):
+        prober.probes += len(frames)
+        for answer in answers:
+            for marker in forbidden:
+                if marker in answer:
+                    prober.leaks.append(f"marker {marker.split('-')[1]} in a frame to {who}: {answer[:120]}")
+
+    # Beta's cookie on alpha's host is nobody there.
+    accepted, _ = socket_exchange("alpha.localhost", cookies["beta", "founder@beta.example"])
+    expect_refused(accepted, "beta's cookie on alpha's host", "/ws/chat/")
+    # Beta's people on beta's host, naming alpha's room and message in every frame type.
+    for email in ["founder@beta.example", "member@beta.example"]:
+        _, answers = socket_exchange("beta.localhost", cookies["beta", email], frames=frames)
+        expect_nothing_of(answers, email, [PRIVATE])
+    # Alpha's petition counter does not answer on beta's host (but does on alpha's).
+    accepted, _ = socket_exchange("beta.localhost", path=f"/ws/site/petition/{page.pk}/")
+    expect_refused(accepted, "beta's host for alpha's petition", "/ws/site/petition/<page_id>/")
+    assert socket_exchange("alpha.localhost", path=f"/ws/site/petition/{page.pk}/")[0], "the probe proves nothing"
+    # Alpha's members outside the room.
+    for email in [chat_people["out"].email, "member@alpha.example"]:
+        _, answers = socket_exchange("alpha.localhost", cookies["alpha", email], frames=frames)
+        expect_nothing_of(answers, email, [PRIVATE])
+
+    with django_db_blocker.unblock():
+        after = fingerprint("alpha")
+    # Opening a socket records presence and a session; nothing else may change.
+    changed = [table for table in before if before[table] != after.get(table) and table != "chat_presence"]
+    if changed:
+        prober.leaks.append(f"writes in alpha: {changed}")
+    TALLY["probes"] += prober.probes
+    TALLY["leaks"] += prober.leaks
+    assert not prober.leaks, "\n".join(prober.leaks)
+
+
+def test_the_socket_probes_see_the_room_when_allowed(chat_people, private_room, django_db_blocker):
+    """The websocket probes prove something only if a reader of the room gets its messages."""
+    with django_db_blocker.unblock():
+        cookie = session_cookie("alpha", chat_people["b"].email)
+    accepted, answers = socket_exchange("alpha.localhost", cookie, frames=[{"type": "resume", "last_event_id": 0}])
+    assert accepted
+    assert any(PRIVATE in answer for answer in answers)
+
+
+# The platform's own URLconf ---------------------------------------------------------------------------
+
+
+def test_the_platform_site_shows_nothing_of_any_organisation(data, routes):
+    """Every route of the public URLconf, on the platform's host, as a visitor and with alpha's
+    organiser's session cookie (a session of alpha's schema, which the platform does not know)."""
+    prober = Prober()
+    organiser_cookies = client_for("alpha.localhost", "alpha", "founder@alpha.example").cookies
+    with_alpha_cookie = client_for("localhost")
+    with_alpha_cookie.cookies = organiser_cookies
+    for route in routes:
+        if route.urlconf != "public" or classify(route) is None:
+            continue
+        values = dict.fromkeys(route.parameters, "1") | {"object_id": str(data.user.pk)}
+        path = build(route, values)
+        if not path:
+            continue
+        for who, client in [("anonymous", client_for("localhost")), ("alpha-cookie", with_alpha_cookie)]:
+            expect = anything if classify(route) != DJANGO_ADMIN or open_admin_screen(route) else login_redirect
+            prober.probe(client, who, route, path, ["get"], MARKERS, expect)
+    TALLY["probes"] += prober.probes
+    TALLY["leaks"] += prober.leaks
+    assert prober.probes > 0
+    assert not prober.leaks, "\n".join(prober.leaks)
 
 
 def test_the_markers_do_reach_the_people_allowed_to_see_them(data):
