@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from allauth.mfa.models import Authenticator
+from channels.testing import WebsocketCommunicator
 from django.core import mail
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -19,7 +20,9 @@ from django.test import Client
 from django_tenants.utils import schema_context
 
 from chapters.models import Document
+from config.asgi import application
 from tests.conftest import PASSWORD
+from tests.test_chat_consumer import run
 
 ROOT = Path(__file__).resolve().parent.parent
 OWN_APPS = ["accounts", "chapters", "chat", "cms", "config", "shop", "tenants"]
@@ -274,3 +277,17 @@ def test_an_administrator_cannot_turn_the_authenticator_app_off_but_a_member_can
 def test_the_requirement_can_be_switched_off(organiser, settings):
     settings.MFA_REQUIRED_FOR_ADMINISTRATORS = False
     assert sign_in(organiser).get("/app/roles/").status_code == 200
+
+
+# Websockets from another origin ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/ws/chat/", "/ws/site/petition/3/"])
+@pytest.mark.parametrize("origin", ["http://evil.example", "http://alpha.localhost.evil.example", None])
+def test_sockets_opened_from_a_foreign_origin_are_refused(path, origin):
+    """A page on another site cannot open a socket with the visitor's cookies (every websocket
+    route sits behind the Origin check; a missing Origin is refused too)."""
+    headers = [(b"host", b"alpha.localhost")] + ([(b"origin", origin.encode())] if origin else [])
+    communicator = WebsocketCommunicator(application, path, headers=headers)
+    accepted, _code = run(communicator.connect(timeout=5))
+    assert accepted is False
