@@ -23,6 +23,8 @@ class ShopConfig(AppConfig):
         )
         register("shop.order_for_chapter", _("Order material for the chapter and manage its stock"))
         register(
-            "shop.manage_payments", _("Set the organisation's Stripe account and how the public pays"), administrative=True
+            "shop.manage_payments",
+            _("Set the organisation's Stripe account and how the public pays"),
+            administrative=True,
         )
         register_personal_data("shop", collect=services.personal_data, erase=services.personal_data_erase)

@@ -9,8 +9,8 @@ import json
 import stripe
 from django.conf import settings
 
-from shop import crypto
 from shop.models import ShopSettings
+from tenants import crypto
 
 
 class PaymentError(Exception):
@@ -83,7 +83,7 @@ def webhook_event(payload, signature):
     try:
         stripe.WebhookSignature.verify_header(payload.decode(), signature, secret, stripe.Webhook.DEFAULT_TOLERANCE)
         event = json.loads(payload)
-    except (ValueError, UnicodeDecodeError, stripe.SignatureVerificationError):
+    except (ValueError, UnicodeDecodeError, RecursionError, stripe.SignatureVerificationError):
         return None
     if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not isinstance(event.get("data"), dict):
         return None

@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from chapters.access import can
 from chapters.models import Chapter
 from chapters.services import InvalidAction, NotAllowed, audit
-from shop import crypto, payments
+from shop import payments
 from shop.models import (
     Allowance,
     ChapterOrder,
@@ -40,6 +40,7 @@ from shop.models import (
     Variant,
     new_reference,
 )
+from tenants import crypto
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""Encryption of the secrets an organisation gives Relais (its Stripe keys).
+"""Encryption of the secrets an organisation gives Relais (its Stripe keys), kept with the tenancy
+so that exporting and restoring an organisation can tell whether they will still decrypt.
 
 The key is RELAIS_ENCRYPTION_KEYS (comma-separated, newest first, so a key can be rotated: values
 encrypted with an older key still decrypt) or, when unset, one derived from SECRET_KEY. Each
