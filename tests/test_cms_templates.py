@@ -89,7 +89,7 @@ def test_language_switcher_links_each_page_to_its_translation(anonymous):
     switcher = between(english_page, '<nav class="languages"', "</nav>")
     assert '<a href="/fr/actualites/" lang="fr" hreflang="fr">Français</a>' in switcher
     assert 'href="/news/" lang="en" hreflang="en" aria-current="true"' in switcher
-    assert '<link rel="alternate" hreflang="fr" href="http://alpha.localhost:8000/fr/actualites/">' in english_page
+    assert '<link rel="alternate" hreflang="fr" href="http://alpha.localhost/fr/actualites/">' in english_page
 
     french_page = html(anonymous.get("/fr/actualites/"))
     assert '<html lang="fr">' in french_page
@@ -113,8 +113,8 @@ def test_meta_tags_give_the_page_description_title_and_address(anonymous):
     assert '<meta property="og:description" content="Everything our campaign did this month.">' in content
     assert '<meta property="og:title" content="Campaign news">' in content
     assert '<meta property="og:type" content="website">' in content
-    assert '<meta property="og:url" content="http://alpha.localhost:8000/news/">' in content
-    assert '<link rel="canonical" href="http://alpha.localhost:8000/news/">' in content
+    assert '<meta property="og:url" content="http://alpha.localhost/news/">' in content
+    assert '<link rel="canonical" href="http://alpha.localhost/news/">' in content
     assert '<link rel="alternate" type="application/rss+xml"' in content
     assert 'href="/news/feed/"' in content
 

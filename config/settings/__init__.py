@@ -5,6 +5,7 @@ RELAIS_ENV selects the deployment kind: "development" (the default, what `make r
 SECRET_KEY and a PLATFORM_DOMAIN, and turns on every transport-security setting by default.
 """
 
+import os
 import warnings
 from pathlib import Path
 
@@ -17,7 +18,9 @@ DATA_DIR = BASE_DIR / ".data"
 
 env = environ.Env()
 
-RELAIS_ENV = env.str("RELAIS_ENV", default="development")
+# config.settings.test imports this package before its own body runs: it cannot set the default.
+_TESTING = os.environ.get("DJANGO_SETTINGS_MODULE") == "config.settings.test"
+RELAIS_ENV = env.str("RELAIS_ENV", default="test" if _TESTING else "development")
 if RELAIS_ENV not in ("development", "test", "production"):
     raise ImproperlyConfigured(f"RELAIS_ENV must be development, test or production, not {RELAIS_ENV!r}")
 PRODUCTION = RELAIS_ENV == "production"

@@ -1,11 +1,8 @@
 """Test settings: the real stack (PostgreSQL, Daphne, the database task backend), made fast."""
 
-import os
 import tempfile
 
-os.environ.setdefault("RELAIS_ENV", "test")
-
-from config.settings import *  # noqa: E402, F403
+from config.settings import *  # noqa: F403 (RELAIS_ENV is "test" by default under this module)
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 if not env.str("EMAIL_URL", default=""):  # a test that starts a worker process may give one
