@@ -5,7 +5,7 @@ holds an administrative capability (chapters.capabilities.ADMINISTRATIVE: roles,
 chapters, the audit log, exports, payments, refunds, the whole website) must: until they have
 one, the member app, the site editor and the admin send them to set it up, and while they hold
 such a capability they cannot turn it off. MFA_REQUIRED_FOR_ADMINISTRATORS (on in production)
-switches the requirement.
+switches the requirement. Secrets are stored encrypted (tenants.crypto).
 """
 
 from allauth.mfa.adapter import DefaultMFAAdapter
@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django_tenants.utils import get_public_schema_name
 
 from chapters.access import holds_administrative_capability
+from tenants import crypto
 
 GUARDED_PREFIXES = ("/app/", "/cms/", "/admin/")
 
@@ -63,6 +64,14 @@ class RequireSecondFactorMiddleware:
 
 
 class MFAAdapter(DefaultMFAAdapter):
+    def encrypt(self, text):
+        """Authenticator secrets and recovery seeds are stored encrypted, as Stripe keys are: a
+        copy of the database alone does not let anyone make the codes."""
+        return crypto.encrypt(text)
+
+    def decrypt(self, encrypted_text):
+        return crypto.decrypt(encrypted_text)
+
     def can_delete_authenticator(self, authenticator):
         """An administrator keeps their authenticator app while they hold the role."""
         if authenticator.type == Authenticator.Type.TOTP and settings.MFA_REQUIRED_FOR_ADMINISTRATORS:

@@ -233,7 +233,8 @@ def test_every_member_is_offered_an_authenticator_app_and_then_needs_it(member, 
     assert "/accounts/2fa/" in client.get("/app/").content.decode()
     secret = activate_authenticator_app(client)
     with schema_context("alpha"):
-        assert Authenticator.objects.filter(user=member.user, type=Authenticator.Type.TOTP).exists()
+        stored = Authenticator.objects.get(user=member.user, type=Authenticator.Type.TOTP).data["secret"]
+    assert secret not in stored, "the secret is stored encrypted"
 
     again = Client(HTTP_HOST=member.host)
     step = again.post("/accounts/login/", {"login": member.email, "password": PASSWORD})
