@@ -3,6 +3,9 @@
 from django.contrib import admin
 from django.urls import include, path
 
+# A database outage answers 503 "try again in a moment", any other error the 500 page.
+handler500 = "config.errors.handler500"
+
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

@@ -14,6 +14,9 @@ from wagtail.documents import urls as wagtaildocs_urls
 from chapters import views as chapter_views
 from cms import views as cms_views
 
+# A database outage answers 503 "try again in a moment", any other error the 500 page.
+handler500 = "config.errors.handler500"
+
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

@@ -9,20 +9,21 @@ from unittest import mock
 from urllib.parse import quote
 
 from django.db import connection
-from django_tasks_db.management.commands import db_worker
+
+from tenants import task_worker
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_tasks():
-    """Run every queued task with the database backend's own worker, in this process.
+    """Run every queued task with the worker `manage.py db_worker` runs, in this process.
 
     The test's transaction is still open, so the worker's habit of closing connections that are
     not in autocommit mode between tasks (close_old_connections) is switched off; everything else
     is the real worker.
     """
     connection.set_schema_to_public()
-    worker = db_worker.Worker(
+    worker = task_worker.Worker(
         queue_names=["*"],
         interval=0,
         batch=True,
@@ -32,7 +33,7 @@ def run_tasks():
         worker_id="tests",
         excluded_queue_names=[],
     )
-    with mock.patch.object(db_worker, "close_old_connections", return_value=None):
+    with mock.patch.object(task_worker, "close_old_connections", return_value=None):
         worker.run()
     connection.set_schema_to_public()
 

@@ -414,6 +414,12 @@
       if (!lastEvent) lastEvent = event.last_event_id;
     } else if (event.type === "sent") {
       unsent = null;
+    } else if (event.type === "error" && event.code === "unavailable") {
+      // The server closes the socket: it reconnects by itself and resumes from lastEvent. A
+      // message sent just before may not have been taken: it goes back into the composer.
+      if (unsent !== null && !body.value) body.value = unsent;
+      unsent = null;
+      status.textContent = text.i18nOffline;
     } else if (event.type === "error") {
       refused(event.message);
       if (event.code === "muted") loadRooms().catch(function () {});  // learns until when
@@ -434,7 +440,8 @@
       live = false;
       status.textContent = text.i18nOffline;
       fetchPresence();
-      setTimeout(connect, retry);
+      // Spread out, so that the sockets a restart closed together do not all come back together.
+      setTimeout(connect, retry * (0.5 + Math.random()));
       retry = Math.min(retry * 2, 30000);
     };
   }
