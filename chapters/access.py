@@ -27,31 +27,60 @@ class Grant:
         return chapter.path == self.path or (self.subtree and chapter.path.startswith(self.path))
 
 
-def grants(user):
-    """The user's grants, from one query, cached on the user object."""
-    cached = getattr(user, "_relais_grants", None)
-    if cached is not None:
-        return cached
-    if not user.is_authenticated or not user.is_active:
-        user._relais_grants = []
-        return user._relais_grants
+def _grant_rows(users):
+    """(user id, path, capabilities, subtree) of every grant of these users, in one query."""
+    columns = ("grant_user", "grant_path", "grant_capabilities", "grant_subtree")
     assigned = (
-        RoleAssignment.objects.filter(user=user)
-        .annotate(grant_path=F("chapter__path"), grant_capabilities=F("role__capabilities"), grant_subtree=Value(True))
-        .values_list("grant_path", "grant_capabilities", "grant_subtree")
+        RoleAssignment.objects.filter(user__in=users)
+        .annotate(
+            grant_user=F("user_id"),
+            grant_path=F("chapter__path"),
+            grant_capabilities=F("role__capabilities"),
+            grant_subtree=Value(True),
+        )
+        .values_list(*columns)
     )
     members_role = Role.objects.filter(is_members_role=True)
     as_member = (
-        Membership.objects.filter(user=user, status=Membership.Status.ACTIVE)
+        Membership.objects.filter(user__in=users, status=Membership.Status.ACTIVE)
         .annotate(
+            grant_user=F("user_id"),
             grant_path=F("chapter__path"),
             grant_capabilities=Subquery(members_role.values("capabilities")[:1]),
             grant_subtree=Value(False),
         )
-        .values_list("grant_path", "grant_capabilities", "grant_subtree")
+        .values_list(*columns)
     )
-    user._relais_grants = [Grant(*row) for row in assigned.union(as_member, all=True)]
+    return assigned.union(as_member, all=True)
+
+
+def grants(user):
+    """The user's grants, from one query, cached on the user object."""
+    cached = getattr(user, "_relais_grants", None)
+    if cached is None:
+        load_grants([user])
     return user._relais_grants
+
+
+def load_grants(users):
+    """Read the grants of several users at once (one query, however many), cached on each user
+    object as grants() does: for a list that checks `can` for each person in it."""
+    pending = {}
+    for user in users:
+        if getattr(user, "_relais_grants", None) is not None:
+            continue
+        if user.is_authenticated and user.is_active:
+            pending.setdefault(user.pk, []).append(user)
+        else:
+            user._relais_grants = []
+    if not pending:
+        return
+    found = {}
+    for user_id, *row in _grant_rows(list(pending)):
+        found.setdefault(user_id, []).append(Grant(*row))
+    for user_id, same_person in pending.items():
+        for user in same_person:
+            user._relais_grants = list(found.get(user_id, []))
 
 
 def forget_grants(user):

@@ -8,6 +8,15 @@ from chapters.capabilities import CAPABILITIES
 from chapters.models import Chapter, Role
 
 
+def offer(field, objects):
+    """Let a ModelChoiceField offer objects the page has read already, in their order, instead of
+    reading its queryset again to render them; what is submitted is still checked against the
+    queryset."""
+    choice = field.iterator(field).choice
+    empty = [("", field.empty_label)] if field.empty_label is not None else []
+    field.choices = empty + [choice(obj) for obj in objects]
+
+
 class ChapterChoiceField(forms.ModelChoiceField):
     """Chapters in tree order, indented by depth."""
 

@@ -1,5 +1,6 @@
 """The member web app (/app/): dashboard, chapters, their coordination, roles, audit log."""
 
+import copy
 import csv
 
 from django.contrib import messages
@@ -32,6 +33,7 @@ from chapters.forms import (
     ReasonForm,
     RoleForm,
     TransferForm,
+    offer,
 )
 from chapters.markdown import render_markdown
 from chapters.member_files import safe_cell
@@ -196,7 +198,8 @@ def chapter_manage(request, slug):
     manages_chapter = can(user, "chapters.manage_chapters", chapter)
     if not (manages_members or manages_chapter):
         raise Http404
-    form = ChapterForm(request.POST or None, instance=Chapter.objects.get(pk=chapter.pk), editing=True)
+    # The form edits a copy: chapter_update compares the new values with the chapter as it was.
+    form = ChapterForm(request.POST or None, instance=copy.copy(chapter), editing=True)
     if request.method == "POST":
         if not manages_chapter:
             raise Http404
@@ -356,6 +359,7 @@ def roles(request):
     all_roles = list(Role.objects.all())
     for role in all_roles:
         role.labels = [CAPABILITIES.get(capability, capability) for capability in role.capabilities]
+    offer(form.fields["role"], [role for role in all_roles if not role.is_members_role])
     return render(
         request,
         "chapters/roles.html",
@@ -495,17 +499,26 @@ def _indented(chapter):
     return chapter
 
 
+def _search_term(request, name):
+    """A search parameter without NUL characters: PostgreSQL cannot compare them (a DataError),
+    and no name, skill or address holds one."""
+    return request.GET.get(name, "").replace("\x00", "")
+
+
 @login_required
 def directory(request):
     viewer = request.user
-    chapter_slug = request.GET.get("chapter", "")
-    chapter = Chapter.objects.filter(slug=chapter_slug).first() if chapter_slug else None
+    chapter_slug = _search_term(request, "chapter")
+    chapters = list(selectors.chapter_tree())  # the filter's choices; the chosen one is usually among them
+    chapter = next((c for c in chapters if c.slug == chapter_slug), None) if chapter_slug else None
+    if chapter_slug and chapter is None:  # an archived chapter, or none
+        chapter = Chapter.objects.filter(slug=chapter_slug).first()
     members = selectors.directory_for(
         viewer,
         query=request.GET.get("q", "")[:200],
         chapter=chapter,
-        skill=request.GET.get("skill", "")[:50],
-        interest=request.GET.get("interest", "")[:50],
+        skill=_search_term(request, "skill")[:50],
+        interest=_search_term(request, "interest")[:50],
     )
     page = selectors.directory_paginator(members, request.GET.get("q", "")).get_page(request.GET.get("page"))
     full_view = selectors.contact_visible_ids(viewer, [member.pk for member in page.object_list])
@@ -525,7 +538,7 @@ def directory(request):
         "chapters/directory.html",
         {
             "page": page,
-            "chapters": [_indented(c) for c in selectors.chapter_tree()],
+            "chapters": [_indented(c) for c in chapters],
             "selected_chapter": chapter_slug,
             "query": request.GET.get("q", ""),
             "skill": request.GET.get("skill", ""),

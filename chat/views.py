@@ -7,6 +7,7 @@ from functools import wraps
 from django.contrib import messages as flash
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
@@ -34,8 +35,12 @@ def api(view):
             return error(
                 failure.error_code, " ".join(failure.messages), 429 if failure.error_code == "rate_limited" else 400
             )
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):  # OverflowError: int(Infinity)
             return error("bad_fields", "Missing or malformed fields.", 400)
+        except RequestDataTooBig:
+            return error("too_large", "This request is too large.", 413)
+        except SuspiciousOperation:  # more fields than Django reads, and the like
+            return error("bad_request", "This request cannot be read.", 400)
 
     return wrapper
 
@@ -46,7 +51,10 @@ def error(code, message, status):
 
 def payload(request):
     if request.content_type == "application/json":
-        data = json.loads(request.body or b"{}")
+        try:
+            data = json.loads(request.body or b"{}")
+        except RecursionError as error:  # nested deeper than the parser goes
+            raise ValueError("JSON nested too deeply") from error
         if not isinstance(data, dict):
             raise ValueError
         return data
@@ -54,7 +62,8 @@ def payload(request):
 
 
 def room_json(room, user):
-    muted = services.muted_until(user, room)
+    state = services.room_state(user, room)
+    muted = state["muted_until"]
     return {
         "id": room.pk,
         "name": services.room_name(room, user),
@@ -66,8 +75,8 @@ def room_json(room, user):
         "can_invite": services.can_invite(user, room),
         "can_leave": room.has_members,
         "muted_until": muted.isoformat() if muted else None,
-        "unread": services.unread_count(user=user, room=room),
-        "mentions": services.unread_mentions(user=user, room=room),
+        "unread": state["unread"],
+        "mentions": state["mentions"],
     }
 
 
@@ -76,11 +85,11 @@ def room_json(room, user):
 def rooms(request):
     user = request.user
     topic_chapters = Chapter.objects.filter(chapters_where(user, "chat.create_rooms"), archived__isnull=True)
-    readable = services.rooms_for(user)
+    readable = services.rooms_for(user, with_state=True)
     return JsonResponse(
         {
             "rooms": [room_json(room, user) for room in readable],
-            "last_event_id": services.last_event_id([room.pk for room in readable]),
+            "last_event_id": max((room.last_event or 0 for room in readable), default=0),
             "topic_chapters": [{"id": c.pk, "name": c.name} for c in topic_chapters.order_by("path")[:500]],
             "can_start_conversations": can_anywhere(user, "chat.post"),
         }
@@ -228,8 +237,9 @@ def room_read(request, room_id):
 def events(request):
     """What happened since event `after` in the person's rooms: the catch-up the websocket's
     resume gives, for polling clients."""
+    after = int(request.GET.get("after", 0))  # before rooms_for(), which may create rooms
     room_ids = [room.pk for room in services.rooms_for(request.user)]
-    found = services.events_since(last_event_id=int(request.GET.get("after", 0)), room_ids=room_ids, limit=500)
+    found = services.events_since(last_event_id=after, room_ids=room_ids, limit=500)
     return JsonResponse(
         {"events": [{"type": e["kind"], "event_id": e["pk"], "room": e["room_id"], **e["payload"]} for e in found]}
     )

@@ -66,6 +66,21 @@ def variant_choices():
     return Variant.objects.select_related("product").order_by("product__name", "pk")
 
 
+def read_choices_once(*forms_on_one_page):
+    """Give the fields of these forms that offer the same objects one list of choices, read once:
+    a ModelChoiceField reads its queryset again each time it is rendered, and the stock page shows
+    several forms offering the same products and places. Submitted values are still checked
+    against each field's queryset."""
+    read = {}
+    for form in forms_on_one_page:
+        for field in form.fields.values():
+            if isinstance(field, forms.ModelChoiceField) and not hasattr(field, "_choices"):
+                key = (type(field), field.empty_label, field.to_field_name, str(field.queryset.query))
+                if key not in read:
+                    read[key] = list(iter(field.choices))  # list(choices) would count them first
+                field.choices = read[key]
+
+
 # Catalogue ----------------------------------------------------------------------------------------
 
 

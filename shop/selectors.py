@@ -3,8 +3,9 @@
 import datetime
 from typing import NamedTuple
 
-from django.db.models import Count, Q, Sum
-from django.db.models.functions import TruncMonth
+from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce, TruncMonth
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from chapters.access import can, can_anywhere, chapters_where
@@ -49,22 +50,15 @@ def products():
 
 
 def orderable_variants():
-    """What a chapter may order now, with what the national warehouse has available."""
-    variants = list(
+    """What a chapter may order now, with what the national warehouse has available (0 where it
+    holds none), read in the same query."""
+    in_warehouse = StockLevel.objects.filter(variant=OuterRef("pk"), location__kind=Location.Kind.WAREHOUSE)
+    return list(
         Variant.objects.filter(active=True, product__active=True, product__chapter_orderable=True)
         .select_related("product")
+        .annotate(available=Coalesce(Subquery(in_warehouse.values(left=F("on_hand") - F("reserved"))[:1]), 0))
         .order_by("product__kind", "product__name", "pk")
     )
-    warehouse = Location.objects.filter(kind=Location.Kind.WAREHOUSE).first()
-    available = {}
-    if warehouse is not None:
-        available = {
-            level.variant_id: level.available
-            for level in StockLevel.objects.filter(location=warehouse, variant__in=variants)
-        }
-    for variant in variants:
-        variant.available = available.get(variant.pk, 0)
-    return variants
 
 
 # Stock --------------------------------------------------------------------------------------------
@@ -120,7 +114,10 @@ def allowance_with_use(allowance):
     """The allowance, with what its chapter has used and has left (None: no limit of that kind)."""
     if allowance is None:
         return None
-    use = services.allowance_use(allowance)
+    if hasattr(allowance, "use_spent"):  # read with the allowance (allowances())
+        use = {"spent": allowance.use_spent, "units": allowance.use_units}
+    else:
+        use = services.allowance_use(allowance)
     allowance.spent = use["spent"]
     allowance.units_used = use["units"]
     allowance.budget_left = None if allowance.budget is None else max(allowance.budget - use["spent"], 0)
@@ -129,13 +126,33 @@ def allowance_with_use(allowance):
 
 
 def allowances(*, starts=None, ends=None):
-    """Allowances (over the period, when given) with their use, in tree order."""
+    """Allowances (over the period, when given) with their use, in tree order: what each chapter
+    ordered over its allowance's period (services.allowance_use) is read in the same query."""
     rows = Allowance.objects.select_related("chapter").order_by("chapter__path", "-starts")
     if starts is not None:
         rows = rows.filter(ends__gte=starts)
     if ends is not None:
         rows = rows.filter(starts__lte=ends)
-    return rows
+    orders = (
+        ChapterOrder.objects.filter(
+            chapter=OuterRef("chapter"),
+            status__in=services.COUNTS_TOWARDS_ALLOWANCE,
+            created__date__gte=OuterRef("starts"),
+            created__date__lte=OuterRef("ends"),
+        )
+        .order_by()
+        .values("chapter")
+    )
+    return rows.annotate(
+        use_spent=Coalesce(Subquery(orders.annotate(spent=Sum("total")).values("spent")), 0),
+        use_units=Coalesce(Subquery(orders.annotate(ordered=Sum("units")).values("ordered")), 0),
+    )
+
+
+def allowance_today(chapter):
+    """The chapter's allowance today (services.allowance_for), with its use, in one query."""
+    day = timezone.localdate()
+    return allowance_with_use(allowances().filter(chapter=chapter, starts__lte=day, ends__gte=day).first())
 
 
 # Orders -------------------------------------------------------------------------------------------

@@ -432,7 +432,7 @@ def allowance_for(chapter, day=None):
 
 def allowance_use(allowance, *, exclude=None):
     orders = ChapterOrder.objects.filter(
-        chapter=allowance.chapter,
+        chapter_id=allowance.chapter_id,
         status__in=COUNTS_TOWARDS_ALLOWANCE,
         created__date__gte=allowance.starts,
         created__date__lte=allowance.ends,

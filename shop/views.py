@@ -12,6 +12,7 @@ import datetime
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -195,6 +196,7 @@ def _stock_forms(chapter, data=None, posted=None):
 
 
 def _stock_page(request, chapter, stock_forms):
+    forms.read_choices_once(*stock_forms.values())
     if chapter is None:
         locations = Location.objects.all()
         location = None
@@ -209,7 +211,7 @@ def _stock_page(request, chapter, stock_forms):
             "location": location,
             "levels": _page(request, selectors.stock_levels(locations), 100),
             "moves": selectors.stock_moves(locations)[:10],
-            "locations": Location.objects.order_by("kind", "name") if chapter is None else [],
+            "locations": Location.objects.select_related("chapter").order_by("kind", "name") if chapter is None else [],
             "filters": _filters(request),
             **{f"{name}_form": form for name, form in stock_forms.items()},
         },
@@ -269,7 +271,10 @@ def stock_change(request, action, slug=None):
         raise Http404
     if form.is_valid():
         try:
-            done = _stock_apply(action, request.user, chapter, form.cleaned_data)
+            # One unit: a refused move leaves nothing behind, not even the chapter's stock
+            # location that naming it as a target created.
+            with transaction.atomic():
+                done = _stock_apply(action, request.user, chapter, form.cleaned_data)
         except InvalidAction as error:
             form.add_error(None, _message(error))
         except NotAllowed as error:
@@ -378,7 +383,7 @@ def chapter_order_new(request, slug):
         {
             "chapter": chapter,
             "form": form,
-            "allowance": selectors.allowance_with_use(services.allowance_for(chapter)),
+            "allowance": selectors.allowance_today(chapter),
             "currency": ShopSettings.load().currency,
         },
         "home",

@@ -16,11 +16,24 @@ from django.utils.html import strip_tags
 from django.utils.text import Truncator
 from wagtail.models import Locale, Page, Site
 
+from chapters.access import can, can_anywhere
 from cms import selectors, services
 from cms.forms import SignupForm
 from cms.models import ChapterIndexPage, JoinPage, NewsIndexPage
 
 register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def cms_in_menu(context):
+    """Whether the main menu links to the editors' admin (/cms/): for superusers, and for the people
+    cms/permissions.py puts in a Wagtail group, who hold cms.edit_site organisation-wide or
+    cms.publish_chapter_pages on a chapter. Read from the grants every page has loaded already:
+    `perms.wagtailadmin.access_admin` asked Django's ModelBackend, two more queries on every page."""
+    user = context.get("user")
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    return user.is_superuser or can(user, "cms.edit_site") or can_anywhere(user, "cms.publish_chapter_pages")
 
 
 def _site(context):
