@@ -2,12 +2,37 @@
 each frame to chat.services (the code the HTTP API uses), forward events.
 
 Every database call enters the organisation's schema itself (it runs on another thread), and
-every group name carries the schema. A client that reconnects sends the id of the last event it
-saw and receives what it missed, in order; the consumer never forwards an event twice.
+every group name carries the schema.
+
+Protocol (JSON text frames of at most 16 KB):
+
+  client → server   message.send {room, body, client_id?}, message.edit {message, body},
+                    message.delete {message}, reaction.toggle {message, emoji}, read {room, message},
+                    typing {room}, watch {room}, ping, resume {last_event_id}
+  server → client   hello {rooms, last_event_id} on connection; events numbered by event_id
+                    (message.new, message.edited, message.deleted, reaction, …) for the rooms the
+                    person reads; sent {message, client_id}; rooms {rooms}; presence, presence.list,
+                    typing, mention, muted; resumed {last_event_id}; pong;
+                    error {code, message} for a refused frame (the socket stays open)
+
+Reconnecting without loss: a client remembers the highest event_id it saw. After reconnecting it
+sends `resume` with it and receives every event of its rooms written since, in order, then
+`resumed`; the consumer never forwards the same event twice on one socket. A client that has
+seen nothing yet starts from hello's last_event_id.
+
+When the channel layer (Redis, with several web processes) cannot be reached, or comes back
+without its group memberships (restarted, failed over), every socket of the process receives
+error {code: "unavailable"} and is closed with code 4503 (as HTTP 503: try again later), including sockets
+that connect meanwhile. The client reconnects with backoff and resumes. Writes keep working
+meanwhile, over this socket's HTTP twin (the page falls back to it): they are stored with their
+events, so nothing written during the outage is lost to anyone.
 """
 
+import contextlib
 import json
+import logging
 import time
+import weakref
 from collections import deque
 
 from channels.db import database_sync_to_async
@@ -17,13 +42,65 @@ from django_tenants.utils import schema_context
 from chapters.access import forget_grants
 from chat import services
 
+log = logging.getLogger(__name__)
+
 MAX_FRAME_BYTES = 16 * 1024
 CLOSE_UNAUTHENTICATED = 4401
+CLOSE_UNAVAILABLE = 4503  # the channel layer is unreachable: reconnect later (as HTTP 503)
 REMEMBERED_EVENTS = 5000  # ids of events already forwarded, so that none is forwarded twice
 TOUCH_EVERY = 30  # seconds between two presence refreshes of a socket
+RESUME_PAGE = 1000  # events read at a time when a client resumes
+
+# The sockets this process serves, so that all of them hear of a channel layer failure that one
+# noticed. Per process by nature (each process tells its own sockets), not state to share.
+open_sockets = weakref.WeakSet()
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):
+    accepted = False
+    relay_lost = False
+
+    async def __call__(self, scope, receive, send):
+        open_sockets.add(self)
+        try:
+            await super().__call__(scope, receive, send)
+        except services.UNREACHABLE as error:
+            # This socket's read of the channel layer failed, which ends its dispatch loop.
+            await self.channel_layer_lost(error)
+            await self.disconnect(CLOSE_UNAVAILABLE)
+        finally:
+            open_sockets.discard(self)
+
+    async def dispatch(self, message):
+        try:
+            await super().dispatch(message)
+        except services.UNREACHABLE as error:
+            # A group operation failed (joining the groups on connection, a typing frame): the
+            # socket closes, and websocket.disconnect brings the usual clean-up.
+            await self.channel_layer_lost(error)
+
+    async def channel_layer_lost(self, error):
+        """The layer failed, or answers again having forgotten every group membership (a
+        restart, a failover): only sockets that connect afresh are sure to be in their groups,
+        so every socket of the process is told, not only the one that noticed."""
+        log.warning("Chat sockets closed, the channel layer is unreachable: %s", error)
+        for consumer in [self, *open_sockets]:
+            await consumer.relay_unavailable()
+
+    async def relay_unavailable(self):
+        """Tell the client to reconnect later and resume, once, and close."""
+        if self.relay_lost or getattr(self, "user", None) is None or not self.user.is_authenticated:
+            return
+        self.relay_lost = True
+        if not self.accepted:
+            await self.accept()
+        await self.error("unavailable", "The chat is unavailable for a moment: reconnect, then resume.")
+        await self.close(code=CLOSE_UNAVAILABLE)
+
+    async def accept(self, subprotocol=None, headers=None):
+        await super().accept(subprotocol, headers)
+        self.accepted = True
+
     async def connect(self):
         self.user = self.scope.get("user")
         self.schema = self.scope["tenant"].schema_name
@@ -48,13 +125,15 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         if getattr(self, "user", None) is None or not self.user.is_authenticated or not hasattr(self, "room_ids"):
             return
-        for room_id in self.room_ids:
-            await self.channel_layer.group_discard(services.room_group(self.schema, room_id), self.channel_name)
-        await self.watch(None)
-        await self.channel_layer.group_discard(services.user_group(self.schema, self.user.pk), self.channel_name)
-        await self.channel_layer.group_discard(services.organisation_group(self.schema), self.channel_name)
         gone = await self.in_schema(lambda: services.presence_leave(user=self.user, channel_name=self.channel_name))
-        await self.announce_presence(gone, online=False)
+        # Leaving because the channel layer is unreachable: its memberships expire by themselves.
+        with contextlib.suppress(*services.UNREACHABLE):
+            for room_id in self.room_ids:
+                await self.channel_layer.group_discard(services.room_group(self.schema, room_id), self.channel_name)
+            await self.watch(None)
+            await self.channel_layer.group_discard(services.user_group(self.schema, self.user.pk), self.channel_name)
+            await self.channel_layer.group_discard(services.organisation_group(self.schema), self.channel_name)
+            await self.announce_presence(gone, online=False)
 
     async def refresh_rooms(self):
         """Join the groups of the rooms the person may read now, leave the others, and show them
@@ -107,7 +186,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             content = json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
             await self.error("bad_json", "This frame is not JSON.")
             return
         if not isinstance(content, dict) or not isinstance(content.get("type"), str):
@@ -125,7 +204,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             await handler(self, content)
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):  # OverflowError: int(Infinity)
             await self.error("bad_fields", "Missing or malformed fields for this frame type.")
         except services.NotFound:
             await self.error("not_found", "No such room or message.")
@@ -209,14 +288,20 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "pong"})
 
     async def on_resume(self, content):
-        last_event_id = int(content["last_event_id"])
-        events = await self.in_schema(
-            lambda: services.events_since(last_event_id=last_event_id, room_ids=self.room_ids)
-        )
-        for event in events:
-            await self.forward(
-                {"type": event["kind"], "event_id": event["pk"], "room": event["room_id"], **event["payload"]}
+        last_event_id = after = int(content["last_event_id"])
+        while True:  # page by page, however long the client was away
+            events = await self.in_schema(
+                lambda after=after: services.events_since(
+                    last_event_id=after, room_ids=self.room_ids, limit=RESUME_PAGE
+                )
             )
+            for event in events:
+                await self.forward(
+                    {"type": event["kind"], "event_id": event["pk"], "room": event["room_id"], **event["payload"]}
+                )
+            if len(events) < RESUME_PAGE:
+                break
+            after = events[-1]["pk"]
         await self.send_json({"type": "resumed", "last_event_id": max(self.last_sent, last_event_id)})
 
     handlers = {

@@ -5,6 +5,7 @@ ChatEvent in one transaction, and publishes the event to the room's channel grou
 """
 
 import json
+import logging
 import operator
 import re
 from datetime import timedelta
@@ -17,11 +18,20 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max, OuterRef, Prefetch, Q, Subquery, Value, prefetch_related_objects
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from redis.exceptions import RedisError
 
-from chapters.access import belongs_within, can, can_anywhere, chapters_above_grants, chapters_where
+from chapters.access import (
+    belongs_within,
+    can,
+    can_anywhere,
+    chapters_above_grants,
+    chapters_where,
+    load_grants,
+)
 from chapters.markdown import render_markdown
 from chapters.models import Chapter
 from chapters.selectors import directory_for
@@ -39,6 +49,13 @@ from chat.models import (
     Room,
     RoomMember,
 )
+
+log = logging.getLogger(__name__)
+
+# What the channel layer and the cache raise when their server (Redis) cannot be reached:
+# refused, reset, timed out (redis-py wraps socket errors in its own; ConnectionError is the
+# built-in one, for a layer that lets them through).
+UNREACHABLE = (RedisError, ConnectionError)
 
 EMOJI = ("👍", "❤️", "😂", "🎉", "😮", "😢", "✊", "👀")
 
@@ -68,6 +85,9 @@ def can_read(user, room):
     if room.kind == Room.Kind.ANNOUNCEMENTS:
         return True
     if room.has_members:
+        members = getattr(room, "_prefetched_objects_cache", {}).get("members")
+        if members is not None:  # read with the room (rooms_for, people_for)
+            return any(member.user_id == user.pk for member in members)
         return RoomMember.objects.filter(room=room, user=user).exists()
     if room.kind == Room.Kind.TOPIC and belongs_within(user, room.chapter):
         return True
@@ -101,35 +121,90 @@ def can_invite(user, room):
 KIND_ORDER = {Room.Kind.ANNOUNCEMENTS: 0, Room.Kind.CHAPTER: 1, Room.Kind.TOPIC: 2, Room.Kind.DIRECT: 3}
 
 
-def rooms_for(user):
+def rooms_for(user, *, with_state=False):
     """The rooms the user may read: the organisation's announcements, one per chapter whose space
-    they may read (created on first need), the topics open to them and their conversations."""
+    they may read (created on first need), the topics open to them and their conversations.
+
+    With `with_state`, each room also carries the person's state there, read in the same query
+    whatever the number of rooms (see room_state), and `last_event`, the id of its latest event."""
     if not user.is_authenticated:
         return []
-    national = Chapter.objects.filter(depth=1).first()
-    if national is None:
-        return []
     chapters = Chapter.objects.filter(chapters_where(user, "chapters.read_chapter_space"), archived__isnull=True)
-    with transaction.atomic():
-        Room.objects.get_or_create(
-            kind=Room.Kind.ANNOUNCEMENTS, chapter=national, defaults={"name": _("Announcements")}
-        )
-        for chapter in chapters.exclude(pk__in=Room.objects.filter(kind=Room.Kind.CHAPTER).values("chapter_id")):
-            Room.objects.get_or_create(kind=Room.Kind.CHAPTER, chapter=chapter, defaults={"name": chapter.name})
+    missing = list(chapters.exclude(pk__in=Room.objects.filter(kind=Room.Kind.CHAPTER).values("chapter_id")))
+    if missing:
+        with transaction.atomic():
+            for chapter in missing:
+                Room.objects.get_or_create(kind=Room.Kind.CHAPTER, chapter=chapter, defaults={"name": chapter.name})
     open_topics = Q(kind=Room.Kind.TOPIC, audience=Room.Audience.SUBTREE) & (
         Q(chapter__path__in=chapters_above_grants(user)) | Q(chapter__in=chapters)
     )
     rooms = (
         Room.objects.filter(
-            Q(kind=Room.Kind.ANNOUNCEMENTS, chapter=national)
+            Q(kind=Room.Kind.ANNOUNCEMENTS, chapter__depth=1)
             | Q(kind=Room.Kind.CHAPTER, chapter__in=chapters)
             | open_topics
             | Q(pk__in=RoomMember.objects.filter(user=user).values("room_id"))
         )
         .select_related("chapter")
-        .prefetch_related("members__user")
+        .prefetch_related(Prefetch("members", queryset=RoomMember.objects.select_related("user")))
     )
-    return sorted(rooms, key=lambda room: (KIND_ORDER[room.kind], room_name(room, user).lower(), room.pk))
+    if with_state:
+        rooms = _with_state(rooms, user)
+    found = list(rooms)
+    if not any(room.kind == Room.Kind.ANNOUNCEMENTS for room in found):
+        national = Chapter.objects.filter(depth=1).first()
+        if national is None:
+            return []
+        Room.objects.get_or_create(
+            kind=Room.Kind.ANNOUNCEMENTS, chapter=national, defaults={"name": _("Announcements")}
+        )
+        found = list(rooms.all())
+    return sorted(found, key=lambda room: (KIND_ORDER[room.kind], room_name(room, user).lower(), room.pk))
+
+
+def _with_state(rooms, user):
+    """The rooms, each with the person's read position, unread messages and mentions after it,
+    the end of their mute there, and the room's last event: subqueries of the rooms' query."""
+    room = OuterRef("pk")
+    position = ReadPosition.objects.filter(room=room, user=user).values("last_read")[:1]
+    unread = (
+        Message.objects.filter(room=room, deleted__isnull=True, pk__gt=OuterRef("last_read"))
+        .exclude(author=user)
+        .order_by()
+        .values("room")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    mentions = (
+        Mention.objects.filter(
+            user=user, message__room=room, message__gt=OuterRef("last_read"), message__deleted__isnull=True
+        )
+        .order_by()
+        .values("user")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    muted = Mute.objects.filter(room=room, user=user, until__gt=timezone.now()).order_by("pk").values("until")[:1]
+    return rooms.annotate(
+        state_of=Value(user.pk),
+        last_read=Coalesce(Subquery(position), 0),
+        unread=Coalesce(Subquery(unread), 0),
+        unread_mentions=Coalesce(Subquery(mentions), 0),
+        muted_until=Subquery(muted),
+        last_event=Subquery(ChatEvent.objects.filter(room=room).order_by("-pk").values("pk")[:1]),
+    )
+
+
+def room_state(user, room):
+    """When the person's mute in the room ends (None: not muted), their unread messages and the
+    unread ones that mention them. Rooms listed by rooms_for(user, with_state=True) carry it."""
+    if getattr(room, "state_of", None) == user.pk:
+        return {"muted_until": room.muted_until, "unread": room.unread, "mentions": room.unread_mentions}
+    return {
+        "muted_until": muted_until(user, room),
+        "unread": unread_count(user=user, room=room),
+        "mentions": unread_mentions(user=user, room=room),
+    }
 
 
 def room_name(room, user):
@@ -194,10 +269,18 @@ def send_event(group, frame):
     )
 
 
+def _no_nul(text):
+    """PostgreSQL stores no NUL character: text that holds one is refused, as Django's forms do."""
+    if "\x00" in text:
+        raise ChatError("bad_text", _("Null characters are not allowed."))
+    return text
+
+
 def _clean_body(body):
     body = (body or "").strip() if isinstance(body, str) else None
     if not body:
         raise ChatError("empty", _("A message cannot be empty."))
+    _no_nul(body)
     if len(body) > MAX_MESSAGE_LENGTH:
         raise ChatError("too_long", _("A message has at most %(count)d characters.") % {"count": MAX_MESSAGE_LENGTH})
     return body
@@ -211,11 +294,16 @@ def _allowed_to_send(user):
     arrive (cache keys carry the schema through django_tenants.cache.make_key)."""
     count, seconds = RATE_LIMIT
     key = f"chat-rate:{user.pk}"
-    cache.add(key, 0, timeout=seconds)
     try:
-        return cache.incr(key) <= count
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=seconds)
+        cache.add(key, 0, timeout=seconds)
+        try:
+            return cache.incr(key) <= count
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=seconds)
+            return True
+    except UNREACHABLE as error:
+        # A flood limit, not a lock: while the cache (Redis) is down, people can still write.
+        log.warning("Chat rate limit not applied, the cache is unreachable: %s", error)
         return True
 
 
@@ -365,6 +453,8 @@ def reaction_toggle(*, actor, message, emoji):
 
 def read_mark(*, actor, room, message_id):
     """Move the member's read position forward (never back)."""
+    if not 0 < message_id < 2**63:  # no message has this id, and PostgreSQL's bigint could not hold it
+        raise NotFound
     try:
         with transaction.atomic():
             position, _created = ReadPosition.objects.select_for_update().get_or_create(room=room, user=actor)
@@ -379,7 +469,9 @@ def read_mark(*, actor, room, message_id):
 def history(*, room, before=None, limit=50):
     """Messages older than `before` (a message id), newest first, for scrolling back."""
     messages = (
-        Message.objects.filter(room=room).select_related("author").prefetch_related("reactions", "mentions__user")
+        Message.objects.filter(room=room)
+        .select_related("author")
+        .prefetch_related("reactions", Prefetch("mentions", queryset=Mention.objects.select_related("user")))
     )
     if before is not None:
         messages = messages.filter(pk__lt=before)
@@ -424,9 +516,16 @@ def _notify(user_id, frame):
 
 
 def _send_to_group(group, message):
+    """Publish after commit. When the channel layer is unreachable the change stays committed
+    and its event stored: the request still succeeds (a client told otherwise would send its
+    message again), and sockets receive the event when they resume after reconnecting."""
     layer = get_channel_layer()
-    if layer is not None:
+    if layer is None:
+        return
+    try:
         async_to_sync(layer.group_send)(group, message)
+    except UNREACHABLE as error:
+        log.warning("Chat event for %s not relayed, the channel layer is unreachable: %s", group, error)
 
 
 def organisation_group(schema_name):
@@ -453,7 +552,7 @@ def _clean_name(name):
         raise ChatError("bad_name", _("Give the room a name."))
     if len(name) > MAX_ROOM_NAME:
         raise ChatError("bad_name", _("A room name has at most %(count)d characters.") % {"count": MAX_ROOM_NAME})
-    return name
+    return _no_nul(name)
 
 
 def reachable_people(actor, user_ids):
@@ -540,13 +639,14 @@ def direct_open(*, actor, people):
 def people_for(actor, *, query, room=None, limit=8):
     """People to mention or invite: the actor's directory matching the query, and, for mentions,
     only those who can read the room."""
-    found = []
-    for user in directory_for(actor, query=query)[: limit * 4].iterator():
-        if user.pk != actor.pk and (room is None or can_read(user, room)):
-            found.append(user)
-        if len(found) == limit:
-            break
-    return found
+    candidates = [user for user in directory_for(actor, query=query)[: limit * 4] if user.pk != actor.pk]
+    if room is not None:
+        # Who may read the room, decided for every candidate from one query (and its members').
+        load_grants(candidates)
+        if room.has_members:
+            prefetch_related_objects([room], "members")
+        candidates = [user for user in candidates if can_read(user, room)]
+    return candidates[:limit]
 
 
 # Moderation: mutes and reports -------------------------------------------------------------------
@@ -578,7 +678,7 @@ def mute(*, actor, room, user, minutes, reason=""):
         raise ChatError("cannot_mute", _("Moderators of this room cannot be muted."))
     if not can_read(user, room):
         raise NotFound
-    reason = (reason or "").strip()[:300]
+    reason = _no_nul((reason or "").strip()[:300])
     until = timezone.now() + timedelta(minutes=minutes)
     with transaction.atomic():
         Mute.objects.update_or_create(room=room, user=user, defaults={"until": until, "by": actor, "reason": reason})
@@ -614,7 +714,7 @@ def report_file(*, actor, message, reason, note=""):
     person while the first is open changes nothing)."""
     if reason not in Report.Reason.values:
         raise ChatError("bad_reason", _("Choose a reason."))
-    note = (note or "").strip() if isinstance(note, str) else ""
+    note = _no_nul((note or "").strip() if isinstance(note, str) else "")
     if len(note) > 500:
         raise ChatError("too_long", _("Details have at most 500 characters."))
     if message.deleted:
@@ -657,6 +757,7 @@ def report_handle(*, actor, report, outcome, delete_message=False, mute_minutes=
         raise ChatError("bad_outcome", _("Resolve or dismiss the report."))
     if report.status != Report.Status.OPEN:
         raise ChatError("already_handled", _("Someone handled this report already."))
+    _no_nul(note or "")
     with transaction.atomic():
         if outcome == Report.Status.RESOLVED and delete_message:
             message_delete(actor=actor, message=report.message)

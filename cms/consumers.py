@@ -31,7 +31,8 @@ class CounterConsumer(AsyncJsonWebsocketConsumer):
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
-    async def receive_json(self, content, **kwargs):
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        """Whatever the client sends (JSON or not, text or binary) is refused the same way, unread."""
         await self.send_json({"type": "error", "code": "read_only", "message": "This socket only sends counts."})
 
     async def counter_update(self, event):

@@ -126,7 +126,7 @@ class NewsIndexPage(RoutablePageMixin, SitePage):
     @path("")
     def index(self, request):
         articles = self.articles()
-        tag = request.GET.get("tag", "")[:100]
+        tag = request.GET.get("tag", "").replace("\x00", "")[:100]  # PostgreSQL compares no NUL (a DataError)
         if tag:
             articles = articles.filter(tags__name=tag)
         page = Paginator(articles, PER_PAGE).get_page(request.GET.get("page"))

@@ -112,7 +112,8 @@ def counter(request, page_id):
 
 @require_GET
 def search(request):
-    query = request.GET.get("q", "").strip()[:200]
+    # Without NUL characters, which PostgreSQL cannot compare (a DataError) and no page holds.
+    query = request.GET.get("q", "").replace("\x00", "").strip()[:200]
     results = Page.objects.none()
     if query:
         results = Page.objects.live().public().filter(locale=Locale.get_active()).search(query)

@@ -5,8 +5,9 @@ import logging
 
 from django import forms
 from django.contrib import messages
+from django.core.exceptions import RequestDataTooBig
 from django.core.paginator import Paginator
-from django.db import DatabaseError
+from django.db import DatabaseError, DataError
 from django.db.models import Prefetch, Sum
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -89,7 +90,7 @@ def _quantity(value):
 def cart_add(request):
     variant_id = request.POST.get("variant", "")
     variant = None
-    if variant_id.isdigit() and len(variant_id) < 12:
+    if variant_id.isascii() and variant_id.isdigit() and len(variant_id) < 12:  # "²".isdigit(), int("²") fails
         variant = Variant.objects.filter(
             pk=int(variant_id), active=True, product__active=True, product__public=True
         ).first()
@@ -277,6 +278,13 @@ def stripe_webhook(request):
         if event is None:
             return JsonResponse({"error": "invalid_signature"}, status=400)
         outcome = services.stripe_event_apply(event)
+    except RequestDataTooBig:
+        return JsonResponse({"error": "too_large"}, status=413)
+    except DataError:
+        # A value PostgreSQL refuses (a NUL, NaN in JSON, an id longer than Stripe's): a retry
+        # would fail the same way, so this is no outage.
+        log.exception("A Stripe event could not be stored")
+        return JsonResponse({"error": "unreadable"}, status=400)
     except DatabaseError:
         # Not applied, and not recorded: Stripe retries, and the retry applies it once.
         log.exception("A Stripe event was not applied; Stripe will retry")
