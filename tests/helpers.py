@@ -15,6 +15,20 @@ from tenants import task_worker
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def batch_worker(worker_id):
+    """The worker `manage.py db_worker` runs, set to run every queued task at once and return."""
+    return task_worker.Worker(
+        queue_names=["*"],
+        interval=0,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id=worker_id,
+        excluded_queue_names=[],
+    )
+
+
 def run_tasks():
     """Run every queued task with the worker `manage.py db_worker` runs, in this process.
 
@@ -23,16 +37,7 @@ def run_tasks():
     is the real worker.
     """
     connection.set_schema_to_public()
-    worker = task_worker.Worker(
-        queue_names=["*"],
-        interval=0,
-        batch=True,
-        backend_name="default",
-        startup_delay=False,
-        max_tasks=None,
-        worker_id="tests",
-        excluded_queue_names=[],
-    )
+    worker = batch_worker("tests")
     with mock.patch.object(task_worker, "close_old_connections", return_value=None):
         worker.run()
     connection.set_schema_to_public()

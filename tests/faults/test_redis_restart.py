@@ -149,6 +149,15 @@ def failed_sign_in(web):
     )
 
 
+async def heard_live(sender, listener, room, body):
+    """A message the sender sends reaches the listener live; then both close."""
+    await sender.send(type="message.send", room=room.pk, body=body)
+    live, _ = await listener.until("message.new")
+    assert live["message"]["html"] == f"<p>{body}</p>"
+    for chat in (sender, listener):
+        await chat.socket.close()
+
+
 def bodies(frames):
     return [frame["message"]["html"] for frame in frames if frame["type"] == "message.new"]
 
@@ -196,11 +205,7 @@ def test_chat_clients_are_told_reconnect_and_catch_up_when_redis_restarts(redis_
             assert resumed["last_event_id"] == missed[-1]["event_id"]
 
         # Live again through the new Redis: the rooms were joined again on reconnection.
-        await alice.send(type="message.send", room=room.pk, body="after")
-        live, _ = await bob.until("message.new")
-        assert live["message"]["html"] == "<p>after</p>"
-        for chat in (alice, bob):
-            await chat.socket.close()
+        await heard_live(alice, bob, room, "after")
 
     asyncio.run(scenario())
     with schema_context("alpha"):
@@ -235,11 +240,7 @@ def test_a_redis_that_forgot_its_groups_leaves_no_client_deaf(redis_server, chat
             await chat.reopen()
             await chat.send(type="resume", last_event_id=hello["last_event_id"])
             await chat.until("resumed")
-        await alice.send(type="message.send", room=room.pk, body="heard")
-        live, _ = await bob.until("message.new")
-        assert live["message"]["html"] == "<p>heard</p>"
-        for chat in (alice, bob):
-            await chat.socket.close()
+        await heard_live(alice, bob, room, "heard")
 
     asyncio.run(scenario())
 

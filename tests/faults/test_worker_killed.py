@@ -11,9 +11,9 @@ from accounts.models import Invitation, User
 from accounts.tasks import send_invitation_email
 from shop import services
 from shop.models import Product, StockLevel, StockMove
-from tenants.task_worker import Worker
 from tests.faults.servers import wait_until
 from tests.faults.tasks import receive_and_announce
+from tests.helpers import batch_worker
 
 FOUNDER = "founder@alpha.example"
 
@@ -92,16 +92,7 @@ def test_a_task_killed_after_its_stock_move_and_before_its_mail_moves_the_stock_
 
 @pytest.fixture
 def worker_in_test_process(private_db):
-    return Worker(
-        queue_names=["*"],
-        excluded_queue_names=[],
-        interval=0,
-        batch=True,
-        backend_name="default",
-        startup_delay=False,
-        max_tasks=None,
-        worker_id="recovery",
-    )
+    return batch_worker("recovery")
 
 
 def test_a_task_whose_worker_is_alive_is_left_alone_however_long_it_runs(private_db, worker_in_test_process):

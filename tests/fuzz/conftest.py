@@ -11,12 +11,9 @@ The number of examples run per kind is printed at the end of the session."""
 
 import os
 
-import pytest
-from django.db import connection
-from django_tenants.utils import schema_context
 from hypothesis import HealthCheck, settings
 
-from tests.security.fixtures import AlphaData
+from tests.security.fixtures import data  # noqa: F401 - alpha with an object of every kind
 
 # The committed data the consumers' own tests set up, reused by the websocket fuzzing.
 from tests.test_chat_consumer import chat_people  # noqa: F401
@@ -69,12 +66,3 @@ def pytest_terminal_summary(terminalreporter):
     for kind, count in EXAMPLES.items():
         terminalreporter.write_line(f"{kind:<10} {count:>6} examples over {len(ROUTES[kind]):>3} routes or frame types")
     terminalreporter.write_line(f"{'total':<10} {sum(EXAMPLES.values()):>6} examples")
-
-
-@pytest.fixture
-def data(catalogue):
-    """Alpha with one object of every kind a route can name (the isolation suite's)."""
-    with schema_context("alpha"):
-        built = AlphaData(catalogue)
-    connection.set_schema_to_public()
-    return built

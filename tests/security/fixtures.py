@@ -12,6 +12,7 @@ import datetime
 import io
 import uuid
 
+import pytest
 from django.core.files.images import ImageFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
@@ -231,3 +232,12 @@ class AlphaData:
             if part in route:
                 return str(value)
         return None
+
+
+@pytest.fixture
+def data(catalogue):
+    """Alpha with one object of every kind a route can name, for the isolation and fuzz suites."""
+    with schema_context("alpha"):
+        built = AlphaData(catalogue)
+    connection.set_schema_to_public()
+    return built
