@@ -55,3 +55,61 @@ def percentile(values, fraction):
 
 def report(bench, figures, reference, goal, met):
     print(json.dumps({"bench": bench, "figures": figures, "reference": reference, "goal": goal, "met": met}))
+
+
+# What several benchmarks set up in the organisation they load. Django is imported inside: these
+# run after in_fresh_database has configured it.
+
+
+def session_keys(users):
+    """A signed-in session for each user, as logging in would leave it: their cookie values."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    keys = []
+    for user in users:
+        session = SessionStore()
+        session[SESSION_KEY] = str(user.pk)
+        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        session.create()
+        keys.append(session.session_key)
+    return keys
+
+
+def shop_with_a_shirt(founder, *, stock, publishable_key, secret_key, webhook_secret):
+    """The current organisation's shop with Stripe keys and one public T-shirt in one size, `stock`
+    of it in the warehouse. Returns the variant."""
+    from shop import services
+    from shop.models import Product
+
+    services.settings_save(
+        actor=founder, currency="EUR", collect_at_chapters=False, shop_contact="",
+        publishable_key=publishable_key, secret_key=secret_key, webhook_secret=webhook_secret,
+    )  # fmt: skip
+    shirt = services.product_save(
+        actor=founder,
+        product=Product(name="T-shirt", slug="t-shirt", kind=Product.Kind.GOODIE, price=1500, public=True),
+        variants=[("M", "black")],
+    )
+    variant = shirt.variants.get()
+    services.stock_receive(actor=founder, variant=variant, location=services.warehouse(), quantity=stock)
+    return variant
+
+
+def publish_article(*, title, slug, intro, sentences):
+    """A published article of `sentences` sentences in the current organisation's news. Returns
+    its path on the site."""
+    from wagtail.models import Locale
+
+    from cms.models import ArticlePage, HomePage, NewsIndexPage
+
+    home = HomePage.objects.get(locale=Locale.get_default())
+    news = NewsIndexPage.objects.get(locale=Locale.get_default())
+    article = ArticlePage(
+        title=title, slug=slug, intro=intro,
+        body=[("paragraph", "<p>" + "Organising is patient work. " * sentences + "</p>")],
+    )  # fmt: skip
+    news.add_child(instance=article)
+    article.save_revision().publish()
+    return "/" + article.url_path.removeprefix(home.url_path)

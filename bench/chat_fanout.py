@@ -18,7 +18,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench._support import in_fresh_database, report
+from bench._support import in_fresh_database, report, session_keys
 
 DATABASE = "relais_bench_chat"
 GOAL_P99_MS = 250.0
@@ -32,8 +32,6 @@ def main():
 
 def prepare(clients):
     """An organisation with one chapter of `clients` members, and a session cookie for each."""
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
     from django.core.management import call_command
     from django.utils import timezone
     from django_tenants.utils import schema_context
@@ -58,14 +56,7 @@ def prepare(clients):
             Membership(user=user, chapter=chapter, status="active", started=timezone.now()) for user in users
         )
         room = Room.objects.create(kind="chapter", chapter=chapter, name="Salle")
-        cookies = []
-        for user in users:
-            session = SessionStore()
-            session[SESSION_KEY] = str(user.pk)
-            session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-            session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-            session.create()
-            cookies.append(session.session_key)
+        cookies = session_keys(users)
     return room.pk, cookies
 
 

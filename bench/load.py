@@ -41,7 +41,7 @@ from pathlib import Path
 
 import requests
 
-from bench._support import in_fresh_database, percentile, report
+from bench._support import in_fresh_database, percentile, publish_article, report, session_keys, shop_with_a_shirt
 from shop.stripe_fake import FakeStripe, event, public, sign
 
 DATABASE = "relais_bench_load"
@@ -78,20 +78,14 @@ def main():
 
 def prepare(members, sessions):
     """Migrate, provision the organisation and fill it. Returns what the clients need."""
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
     from django.core.management import call_command
     from django.utils import timezone
     from django_tenants.utils import schema_context
-    from wagtail.models import Locale
 
     from accounts.models import User
     from chapters import services as chapter_services
     from chapters.models import Chapter, Membership
     from chat.models import Room
-    from cms.models import ArticlePage, HomePage, NewsIndexPage
-    from shop import services as shop_services
-    from shop.models import Product
     from tenants import demo
     from tenants.services import organisation_create
 
@@ -151,38 +145,13 @@ def prepare(members, sessions):
             )  # fmt: skip
         room, _created = Room.objects.get_or_create(kind="chapter", chapter=home_chapter, name=home_chapter.name)
 
-        cookies = []
-        for person in people[:sessions]:
-            session = SessionStore()
-            session[SESSION_KEY] = str(person.pk)
-            session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-            session[HASH_SESSION_KEY] = person.get_session_auth_hash()
-            session.create()
-            cookies.append(session.session_key)
-
-        shop_services.settings_save(
-            actor=founder, currency="EUR", collect_at_chapters=False, shop_contact="",
-            publishable_key="pk_test_load", secret_key=SECRET_KEY, webhook_secret=WEBHOOK_SECRET,
-        )  # fmt: skip
-        shirt = shop_services.product_save(
-            actor=founder,
-            product=Product(name="T-shirt", slug="t-shirt", kind=Product.Kind.GOODIE, price=1500, public=True),
-            variants=[("M", "black")],
+        cookies = session_keys(people[:sessions])
+        variant = shop_with_a_shirt(
+            founder, stock=100_000, publishable_key="pk_test_load", secret_key=SECRET_KEY, webhook_secret=WEBHOOK_SECRET
         )
-        variant = shirt.variants.get()
-        shop_services.stock_receive(
-            actor=founder, variant=variant, location=shop_services.warehouse(), quantity=100_000
+        article_path = publish_article(
+            title="Why we march", slug="why-we-march", intro="An article of the campaign site.", sentences=100
         )
-
-        home = HomePage.objects.get(locale=Locale.get_default())
-        news = NewsIndexPage.objects.get(locale=Locale.get_default())
-        article = ArticlePage(
-            title="Why we march", slug="why-we-march", intro="An article of the campaign site.",
-            body=[("paragraph", "<p>" + "Organising is patient work. " * 100 + "</p>")],
-        )  # fmt: skip
-        news.add_child(instance=article)
-        article.save_revision().publish()
-        article_path = "/" + article.url_path.removeprefix(home.url_path)
     return {
         "cookies": cookies,
         "room": room.pk,

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from bench._support import in_fresh_database, percentile, report
+from bench._support import in_fresh_database, percentile, report, shop_with_a_shirt
 from shop.stripe_fake import FakeStripe
 
 DATABASE = "relais_bench_shop"
@@ -56,8 +56,6 @@ def prepare(stock):
     from django.core.management import call_command
     from django_tenants.utils import schema_context
 
-    from shop import services
-    from shop.models import Product
     from tenants.services import organisation_create
 
     call_command("migrate_schemas", interactive=False, verbosity=0)
@@ -66,17 +64,9 @@ def prepare(stock):
         founder_password="bench-password-not-used-2026",
     )  # fmt: skip
     with schema_context(SLUG):
-        services.settings_save(
-            actor=founder, currency="EUR", collect_at_chapters=False, shop_contact="",
-            publishable_key="pk_test_bench", secret_key=SECRET_KEY, webhook_secret=WEBHOOK_SECRET,
-        )  # fmt: skip
-        shirt = services.product_save(
-            actor=founder,
-            product=Product(name="T-shirt", slug="t-shirt", kind=Product.Kind.GOODIE, price=1500, public=True),
-            variants=[("M", "black")],
+        variant = shop_with_a_shirt(
+            founder, stock=stock, publishable_key="pk_test_bench", secret_key=SECRET_KEY, webhook_secret=WEBHOOK_SECRET
         )
-        variant = shirt.variants.get()
-        services.stock_receive(actor=founder, variant=variant, location=services.warehouse(), quantity=stock)
     return variant.pk
 
 

@@ -16,7 +16,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench._support import in_fresh_database, report
+from bench._support import in_fresh_database, publish_article, report
 
 DATABASE = "relais_bench_site"
 GOAL_RATIO = 1.5
@@ -32,7 +32,7 @@ def prepare():
     from django_tenants.utils import schema_context
     from wagtail.models import Locale
 
-    from cms.models import ArticlePage, HomePage, NewsIndexPage
+    from cms.models import HomePage
     from tenants import services
 
     call_command("migrate_schemas", interactive=False, verbosity=0)
@@ -44,14 +44,9 @@ def prepare():
         home = HomePage.objects.get(locale=Locale.get_default())
         home.body = [("chapter_events", {"heading": "Coming up", "count": 5}), ("join_form", {"heading": "Join"})]
         home.save_revision().publish()
-        news = NewsIndexPage.objects.get(locale=Locale.get_default())
-        article = ArticlePage(
-            title="A long read", slug="long-read", intro="An article served fresh on every request.",
-            body=[("paragraph", "<p>" + "Organising is patient work. " * 200 + "</p>")],
-        )  # fmt: skip
-        news.add_child(instance=article)
-        article.save_revision().publish()
-        return "/" + article.url_path.removeprefix(home.url_path)
+        return publish_article(
+            title="A long read", slug="long-read", intro="An article served fresh on every request.", sentences=200
+        )
 
 
 def load(port, path, headers, concurrency, seconds, limit):
