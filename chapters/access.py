@@ -143,15 +143,16 @@ def require(user, capability, chapter=None):
         raise Http404
 
 
-def get_chapter_for(user, slug, capability=None):
+def get_chapter_for(user, slug, capability=None, *, chapters=None):
     """The chapter, if it exists and the user may see it (or holds `capability` on it); else 404.
 
     Every member of the organisation may see the chapter tree (names, descriptions, how to join),
-    as on a public map of local groups.
+    as on a public map of local groups. `chapters` (a Chapter queryset) lets a page read what it
+    needs of the chapter (annotations) in the same query.
     """
     if not user.is_authenticated:
         raise Http404
-    chapter = Chapter.objects.filter(slug=slug).first()
+    chapter = (Chapter.objects if chapters is None else chapters).filter(slug=slug).first()
     if chapter is None or (capability is not None and not can(user, capability, chapter)):
         raise Http404
     return chapter

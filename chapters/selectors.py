@@ -2,7 +2,7 @@
 
 from django.contrib.postgres.search import SearchQuery
 from django.core.paginator import Paginator
-from django.db.models import Count, Q, Value
+from django.db.models import Count, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Concat
 from django.utils.functional import cached_property
 
@@ -17,6 +17,25 @@ def chapter_tree(*, include_archived=False):
         active_members=Count("memberships", filter=Q(memberships__status=Membership.Status.ACTIVE))
     ).order_by("path")
     return chapters if include_archived else chapters.filter(archived__isnull=True)
+
+
+def with_membership_of(user):
+    """Chapters annotated with the user's current membership of each (its status and whether it is
+    their main chapter; None when they have none), for a page that reads one chapter."""
+    current = Membership.objects.filter(user=user, chapter=OuterRef("pk"), status__in=Membership.CURRENT)
+    return Chapter.objects.annotate(
+        viewer_status=Subquery(current.values("status")[:1]),
+        viewer_primary=Subquery(current.values("is_primary")[:1]),
+    )
+
+
+def around(chapter):
+    """(the chapters above it, root first; the live chapters right below it), in one query."""
+    steplen = Chapter.steplen
+    above = [chapter.path[:end] for end in range(steplen, len(chapter.path), steplen)]
+    below = Q(path__startswith=chapter.path, depth=chapter.depth + 1, archived__isnull=True)
+    near = list(Chapter.objects.filter(Q(path__in=above) | below).order_by("path"))
+    return [c for c in near if c.depth < chapter.depth], [c for c in near if c.depth > chapter.depth]
 
 
 def memberships_of(user):

@@ -101,9 +101,13 @@ def chapter_list(request):
 
 @login_required
 def chapter_detail(request, slug):
-    chapter = get_chapter_for(request.user, slug)
     user = request.user
-    membership = Membership.objects.filter(user=user, chapter=chapter, status__in=Membership.CURRENT).first()
+    chapter = get_chapter_for(user, slug, chapters=selectors.with_membership_of(user))
+    # Only shown: what the template reads of the viewer's membership, read with the chapter.
+    membership = (
+        Membership(status=chapter.viewer_status, is_primary=chapter.viewer_primary) if chapter.viewer_status else None
+    )
+    ancestors, children = selectors.around(chapter)
     can_view_members = can(user, "chapters.view_members", chapter)
     members = (
         Paginator(selectors.members_of(chapter), 50).get_page(request.GET.get("page")) if can_view_members else None
@@ -124,8 +128,8 @@ def chapter_detail(request, slug):
             "can_share": can(user, "chapters.share_documents", chapter),
             "announcement_form": AnnouncementForm(),
             "document_form": DocumentForm(),
-            "ancestors": chapter.get_ancestors(),
-            "children": chapter.get_children().filter(archived__isnull=True),
+            "ancestors": ancestors,
+            "children": children,
             "membership": membership,
             "members": members,
             "can_manage": can(user, "chapters.manage_members", chapter)

@@ -1,6 +1,6 @@
 """The Redis cache, forgiving an unreachable Redis: while it is down (restarted, failing over),
 every read is a miss and every write is dropped, with a warning in the log, instead of a 500 on
-every page. What the cache holds is only ever a copy (pages, rate-limit counters): during the
+every page. What the cache holds is only ever a copy (pages, host lookups, rate-limit counters): during the
 outage, pages are rendered afresh and rate limits do not count (failing closed would refuse every
 sign-in while Redis restarts)."""
 

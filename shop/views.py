@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -172,7 +173,8 @@ def _stock_chapter(request, slug):
     if slug is None:
         require(user, MANAGE_STOCK)
         return None
-    chapter = get_chapter_for(user, slug)
+    own_place = Location.objects.filter(chapter=OuterRef("pk")).values("pk")[:1]
+    chapter = get_chapter_for(user, slug, chapters=Chapter.objects.annotate(stock_location_id=Subquery(own_place)))
     if not (can(user, MANAGE_STOCK) or can(user, ORDER_FOR_CHAPTER, chapter)):
         raise Http404
     return chapter
@@ -181,7 +183,8 @@ def _stock_chapter(request, slug):
 def _stock_forms(chapter, data=None, posted=None):
     """The stock page's forms, the `posted` one bound to `data`. On a chapter's page the location
     is the chapter's own stock, and transfers go to other chapters."""
-    locations = None if chapter else Location.objects.order_by("kind", "name")
+    # With their chapter: the national page lists these same places, from the choices (_stock_page).
+    locations = None if chapter else Location.objects.select_related("chapter").order_by("kind", "name")
     targets = selectors.transfer_targets()
     if chapter is not None:
         targets = targets.exclude(pk=chapter.pk)
@@ -195,23 +198,28 @@ def _stock_forms(chapter, data=None, posted=None):
     return {name: build(data if name == posted else None) for name, build in builders.items()}
 
 
+def _places(form):
+    """The places a stock form offers, as read once for the page's forms (read_choices_once)."""
+    return [value.instance for value, _label in form.fields["location"].choices if value]
+
+
 def _stock_page(request, chapter, stock_forms):
     forms.read_choices_once(*stock_forms.values())
     if chapter is None:
         locations = Location.objects.all()
-        location = None
-    else:
-        location = Location.objects.filter(chapter=chapter).first()
-        locations = Location.objects.filter(pk=getattr(location, "pk", None))
+        location_id = None
+    else:  # the chapter's own place, if it has one yet (_stock_chapter read its id with the chapter)
+        location_id = chapter.stock_location_id
+        locations = Location.objects.filter(pk=location_id)
     return _render(
         request,
         "stock",
         {
             "chapter": chapter,
-            "location": location,
+            "location_id": location_id,
             "levels": _page(request, selectors.stock_levels(locations), 100),
             "moves": selectors.stock_moves(locations)[:10],
-            "locations": Location.objects.select_related("chapter").order_by("kind", "name") if chapter is None else [],
+            "locations": _places(stock_forms["receive"]) if chapter is None else [],
             "filters": _filters(request),
             **{f"{name}_form": form for name, form in stock_forms.items()},
         },

@@ -12,7 +12,7 @@ from django.utils import translation
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import remove_www
 
-from tenants.models import Domain
+from tenants.hosts import organisation_for
 
 
 def platform_hostnames():
@@ -39,10 +39,9 @@ class OrganisationMiddleware(TenantMainMiddleware):
             request.tenant = connection.tenant
             self.setup_url_routing(request, force_public=True)
             return None
-        domain = Domain.objects.select_related("tenant").filter(domain=hostname).first()
-        if domain is None:
+        organisation = organisation_for(hostname)
+        if organisation is None:
             return render_host_error(request, "tenants/unknown_host.html", 404, {"hostname": hostname})
-        organisation = domain.tenant
         if not organisation.is_active:
             return render_host_error(request, "tenants/suspended.html", 403, {"organisation": organisation})
         organisation.domain_url = hostname

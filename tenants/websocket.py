@@ -11,17 +11,15 @@ from channels.db import database_sync_to_async
 from channels.sessions import CookieMiddleware, SessionMiddleware
 from django_tenants.utils import schema_context
 
+from tenants.hosts import organisation_for
 from tenants.middleware import OrganisationMiddleware
-from tenants.models import Domain
 
 
 @database_sync_to_async
 def organisation_for_host(hostname):
-    with schema_context("public"):
-        domain = Domain.objects.select_related("tenant").filter(domain=hostname).first()
-    if domain is None or not domain.tenant.is_active:
-        return None
-    return domain.tenant
+    """The active organisation the host serves (looked up as for HTTP, cached), or None."""
+    organisation = organisation_for(hostname)
+    return organisation if organisation is not None and organisation.is_active else None
 
 
 class TenantWebsocketMiddleware:

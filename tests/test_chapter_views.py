@@ -3,6 +3,7 @@
 import pytest
 from django.core import mail
 from django.test import Client
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from chapters.models import AuditEntry, Chapter, Membership, RoleAssignment
@@ -182,3 +183,26 @@ def test_coordinator_dashboard_counts_requests_waiting(tree):
     assert (
         "1 join request waits for your answer." in client_of(tree, "parent_coordinator").get("/app/").content.decode()
     )
+
+
+def test_the_chapter_page_shows_where_it_sits_and_the_viewers_own_membership(tree):
+    """The chapters above (root first) and the live ones below, and the viewer's membership: read
+    with the chapter itself (chapters.selectors.around and with_membership_of)."""
+    with schema_context("alpha"):
+        archived = Chapter.objects.get(pk=tree.lille.pk).add_child(name="Lille Sud", slug="lille-sud")
+        Chapter.objects.filter(pk=archived.pk).update(archived=timezone.now())
+        Membership.objects.create(
+            user=tree.people["other_chapter_member"].user, chapter=tree.lille, status=Membership.Status.REQUESTED
+        )
+    page = client_of(tree, "lille_member").get("/app/chapters/lille/").content.decode()
+    breadcrumb = page.split("<h1", 1)[0]
+    assert breadcrumb.index('href="/app/chapters/national/"') < breadcrumb.index('href="/app/chapters/nord/"')
+    assert 'href="/app/chapters/lille-centre/"' in page
+    assert "lille-sud" not in page
+    assert "You are a member of this chapter. It is your main chapter." in page
+    assert "Make it my main chapter" not in page
+
+    waiting = client_of(tree, "other_chapter_member").get("/app/chapters/lille/").content.decode()
+    assert "Your request is waiting for the coordinators" in waiting
+    assert "You are a member of this chapter." not in waiting
+    assert client_of(tree, "parent_coordinator").get("/app/chapters/lille/").content.decode().count("Ask to join") == 1

@@ -3,8 +3,10 @@
 import pytest
 from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from tenants import services
+from tenants.models import Domain
 
 
 def test_unknown_host_gets_a_plain_404_page(db):
@@ -80,3 +82,67 @@ def test_healthz_answers_503_when_the_database_does_not(organisations, django_db
 def test_wagtails_crash_page_is_not_served(anonymous):
     """Wagtail ships /cms/failwhale/, which raises on purpose: a 500 for anyone who asks."""
     assert anonymous.get("/cms/failwhale/").status_code == 404
+
+
+# Which organisation a host serves is read once, then from the cache (tenants/hosts.py), and
+# forgotten as soon as the organisation or its domains change.
+
+
+def _domain_lookups(client, path="/"):
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(path)
+    return response, [query["sql"] for query in captured if "tenants_domain" in query["sql"]]
+
+
+def test_the_host_is_looked_up_once_then_served_from_the_cache(alpha, member):
+    client = member.client()
+    first, lookups = _domain_lookups(client, "/app/")
+    assert first.status_code == 200
+    assert len(lookups) == 1
+    again, lookups = _domain_lookups(client, "/app/")
+    assert again.status_code == 200
+    assert "Alpha Collectif" in again.content.decode()
+    assert lookups == []
+
+
+def test_a_suspension_reaches_a_host_already_cached(alpha, member):
+    client = member.client()
+    assert client.get("/app/").status_code == 200
+    services.organisation_suspend(organisation=alpha)
+    suspended = client.get("/app/")
+    assert suspended.status_code == 403
+    assert "is suspended" in suspended.content.decode()
+    services.organisation_reactivate(organisation=alpha)
+    assert client.get("/app/").status_code == 200
+
+
+def test_a_domain_moved_renamed_or_removed_is_followed_at_once(alpha, beta):
+    connection.set_schema_to_public()
+    domain = Domain.objects.create(domain="campaign.localhost", tenant=alpha, is_primary=False)
+    visitor = Client(HTTP_HOST="campaign.localhost")
+    assert "Alpha Collectif" in visitor.get("/accounts/login/").content.decode()
+
+    connection.set_schema_to_public()
+    domain.tenant = beta
+    domain.save()
+    moved = visitor.get("/accounts/login/").content.decode()
+    assert "Beta Mouvement" in moved
+    assert "Alpha Collectif" not in moved
+
+    connection.set_schema_to_public()
+    domain.domain = "renamed.localhost"
+    domain.save()
+    assert visitor.get("/accounts/login/").status_code == 404
+    assert "Beta Mouvement" in Client(HTTP_HOST="renamed.localhost").get("/accounts/login/").content.decode()
+
+    connection.set_schema_to_public()
+    domain.delete()
+    assert Client(HTTP_HOST="renamed.localhost").get("/accounts/login/").status_code == 404
+
+
+def test_a_host_that_serves_nothing_is_not_remembered(alpha):
+    visitor = Client(HTTP_HOST="later.localhost")
+    assert visitor.get("/accounts/login/").status_code == 404
+    connection.set_schema_to_public()
+    Domain.objects.create(domain="later.localhost", tenant=alpha, is_primary=False)
+    assert visitor.get("/accounts/login/").status_code == 200

@@ -33,36 +33,16 @@ from tests.security.routes import build, http_routes
 
 LIMIT = 10
 
-# Every request of a signed-in member costs 6 queries before the view runs: the organisation of the
-# host and the two `SET search_path` around it (django-tenants), the session, the user, and their
-# grants (chapters.access, read once per request). The pages below need more than the 4 left, none
-# of them a query per row; by route name: (limit, why).
+# Every request of a signed-in member costs 4 queries before the view runs: `SET search_path` to
+# the organisation's schema (its host is looked up once, then cached: tenants/hosts.py), the
+# session, the user, and their grants (chapters.access, read once per request). By route name,
+# (limit, why) for what may cost more, none of it a query per row:
 LIMITS = {
-    "chapter_detail": (
-        14,
-        "eight sections, each from its own table: the chapter, the viewer's membership, the member "
-        "list (its count and its page), announcements, documents, the chapters above and below",
-    ),
-    "chapter_manage": (
-        12,
-        "the chapter, the join requests, the member list (count and page), and the choices of the "
-        "transfer and move forms (the chapters where one manages members, those where one manages chapters)",
-    ),
-    "shop_stock": (
-        13,
-        "stock levels (count and page), the latest moves, the list of places, and the choices of the "
-        "four stock forms (products, places, chapters), each read once for all of them",
-    ),
-    "shop_chapter_stock": (
-        13,
-        "the chapter and its stock place, its levels (count and page), its latest moves, and the "
-        "choices of the three stock forms (products, chapters), each read once for all of them",
-    ),
     "personal_data": (
-        15,
-        "the personal-data download gathers what each app holds about the person, one query per "
-        "kind of record (addresses, memberships, roles, audit entries, chat messages and the members "
-        "of their conversations, reports, public and chapter orders, sign-ups), none per record",
+        13,
+        "not a page but the personal-data download (a file): it gathers what each app holds about the "
+        "person, one query per kind of record (addresses, memberships, roles, audit entries, chat "
+        "messages and the members of their conversations, reports, public and chapter orders, sign-ups)",
     ),
 }
 

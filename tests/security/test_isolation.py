@@ -24,6 +24,7 @@ from chat.models import Room
 from cms import services as cms_services
 from cms.models import CampaignPage, HomePage
 from config.asgi import application
+from tenants import hosts
 from tests import test_chat_consumer
 from tests.security.fixtures import MARKERS, ORG, PRIVATE, PUBLIC, _raise_alpha_ids, client_for
 from tests.security.routes import build, http_routes, websocket_routes
@@ -676,10 +677,17 @@ def test_cache_entries_carry_the_schema_that_wrote_them(data):
     client_for("alpha.localhost", "alpha", "founder@alpha.example").get("/app/")
     keys = list(cache._cache)  # LocMemCache: the stored keys, made by django_tenants.cache.make_key
     assert keys, "rendering alpha's pages wrote nothing to the cache"
-    assert all(key.startswith("alpha:") for key in keys), keys
+    # Besides alpha's own entries, the platform's answer to "which organisation is this host?",
+    # under the host's name (tenants/hosts.py).
+    connection.set_schema_to_public()
+    host_key = cache.make_key("tenants:host:alpha.localhost")
+    assert host_key.startswith("public:")
+    assert all(key.startswith("alpha:") or key == host_key for key in keys), keys
+    assert hosts.organisation_for("alpha.localhost").schema_name == "alpha"
     beta_page = client_for("beta.localhost").get(f"/{data.page.slug}/")
     assert beta_page.status_code == 404
     assert PUBLIC.encode() not in beta_page.content
+    assert hosts.organisation_for("beta.localhost").schema_name == "beta"
 
 
 def test_alphas_media_are_not_served_from_betas_host(data):
