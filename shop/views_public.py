@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 
 from chapters.models import Chapter
 from chapters.services import InvalidAction
+from config.errors import RETRY_AFTER_SECONDS
 from shop import payments, services
 from shop.models import Product, PublicOrder, ShopSettings, StockLevel, Variant
 
@@ -288,5 +289,7 @@ def stripe_webhook(request):
     except DatabaseError:
         # Not applied, and not recorded: Stripe retries, and the retry applies it once.
         log.exception("A Stripe event was not applied; Stripe will retry")
-        return JsonResponse({"error": "unavailable"}, status=503)
+        response = JsonResponse({"error": "unavailable"}, status=503)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     return JsonResponse({"received": True, "outcome": outcome})

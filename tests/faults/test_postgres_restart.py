@@ -6,6 +6,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 from django_tenants.utils import schema_context
@@ -19,8 +20,13 @@ PAGE = "/accounts/login/"
 IN_FLIGHT = 4
 
 
+# A member's request reads their session first thing: its cookie (a session that does not exist
+# is still looked up), so that every request below needs the database.
+SESSION = {settings.SESSION_COOKIE_NAME: "s" * 32}
+
+
 def get(web, path=PAGE):
-    return requests.get(web.url + path, headers={"Host": "alpha.localhost"}, timeout=30)
+    return requests.get(web.url + path, headers={"Host": "alpha.localhost"}, cookies=SESSION, timeout=30)
 
 
 def unavailable(response):
@@ -39,10 +45,10 @@ def test_a_restart_fails_the_requests_in_flight_cleanly_and_the_next_ones_succee
     assert before.status_code == 200
     assert "csrfmiddlewaretoken" in before.text
 
-    # Requests in flight when the server goes: every organisation request first finds the
-    # organisation by its domain, and waits there behind a lock this test holds.
+    # Requests in flight when the server goes: each reads its session (the organisation of the
+    # host is cached by now, tenants/hosts.py), and waits there behind a lock this test holds.
     blocker = private_db.connect()
-    blocker.execute("LOCK TABLE public.tenants_domain IN ACCESS EXCLUSIVE MODE")
+    blocker.execute("LOCK TABLE alpha.django_session IN ACCESS EXCLUSIVE MODE")
     with ThreadPoolExecutor(IN_FLIGHT) as pool:
         in_flight = [pool.submit(get, web) for _ in range(IN_FLIGHT)]
         wait_until(
