@@ -6,6 +6,7 @@ import redis
 import requests
 
 from tests.conftest import PASSWORD
+from tests.helpers import manage
 
 
 def attempt_login(port, email, password):
@@ -40,3 +41,33 @@ def test_failed_logins_are_counted_across_web_processes(two_daphnes, redis_url, 
     # (tenants/hosts.py), which both processes share.
     assert all(key.startswith("alpha:") or key == "public::1:tenants:host:alpha.localhost" for key in keys), keys
     assert "public::1:tenants:host:alpha.localhost" in keys
+
+
+def _serves(port):
+    """What alpha's host answers on this process: 200 for the sign-in page, 403 when suspended."""
+    return requests.get(f"http://127.0.0.1:{port}/accounts/login/", headers={"Host": "alpha.localhost"}, timeout=10)
+
+
+def _alpha_in_another_process(action, redis_url):
+    """An operator's change made by a third process (a command, the admin on another web process)."""
+    code = (
+        "from tenants import services; from tenants.models import Organisation; "
+        f"services.organisation_{action}(organisation=Organisation.objects.get(schema_name='alpha'))"
+    )
+    return manage("shell", "-c", code, REDIS_URL=redis_url)
+
+
+def test_a_suspension_made_in_one_process_reaches_every_other_at_once(two_daphnes, redis_url):
+    """Both web processes have alpha's host cached (tenants/hosts.py); another process suspends
+    alpha: the next request to either is refused, and served again once it is reactivated."""
+    assert [_serves(port).status_code for port in two_daphnes] == [200, 200]
+    try:
+        result = _alpha_in_another_process("suspend", redis_url)
+        assert result.returncode == 0, result.stderr
+        refused = [_serves(port) for port in two_daphnes]
+        assert [answer.status_code for answer in refused] == [403, 403]
+        assert all("is suspended" in answer.text for answer in refused)
+    finally:
+        result = _alpha_in_another_process("reactivate", redis_url)
+    assert result.returncode == 0, result.stderr
+    assert [_serves(port).status_code for port in two_daphnes] == [200, 200]
