@@ -22,10 +22,13 @@ from django.template import loader
 from django.views.defaults import server_error
 
 RETRY_AFTER_SECONDS = 10
+# What Django raises when the database cannot be reached (restarting, failing over, out of
+# connections), wherever the caller was.
+DATABASE_UNREACHABLE = (OperationalError, InterfaceError)
 
 
 def handler500(request):
-    if isinstance(sys.exc_info()[1], (OperationalError, InterfaceError)):
+    if isinstance(sys.exc_info()[1], DATABASE_UNREACHABLE):
         response = HttpResponse(loader.get_template("503.html").render(), status=503)
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response

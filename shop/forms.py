@@ -8,7 +8,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 from wagtail.images.fields import WagtailImageField
 
-from chapters.forms import ChapterChoiceField
+from chapters.forms import ChapterChoiceField, offer
 from chapters.models import Chapter
 from shop.models import CURRENCY, ChapterOrder, Location, Product, PublicOrder, Variant
 from shop.services import MAX_LINE_QUANTITY
@@ -75,10 +75,10 @@ def read_choices_once(*forms_on_one_page):
     for form in forms_on_one_page:
         for field in form.fields.values():
             if isinstance(field, forms.ModelChoiceField) and not hasattr(field, "_choices"):
-                key = (type(field), field.empty_label, field.to_field_name, str(field.queryset.query))
+                key = str(field.queryset.query)
                 if key not in read:
-                    read[key] = list(iter(field.choices))  # list(choices) would count them first
-                field.choices = read[key]
+                    read[key] = list(field.queryset)
+                offer(field, read[key])  # each field keeps its own labels and empty choice
 
 
 # Catalogue ----------------------------------------------------------------------------------------

@@ -35,17 +35,18 @@ import random
 import time
 
 from django.core.exceptions import SuspiciousOperation
-from django.db import InterfaceError, OperationalError, close_old_connections, connection, transaction
+from django.db import close_old_connections, connection, transaction
 from django_tasks_db.compat import TaskContext, TaskResultStatus, task_finished, task_started
 from django_tasks_db.management.commands.db_worker import Worker as DatabaseWorker
 from django_tasks_db.models import DBTaskResult
+
+from config.errors import DATABASE_UNREACHABLE
 
 logger = logging.getLogger("django_tasks_db")  # the command sends this logger to its output
 
 RECOVER_EVERY = 30  # seconds between two looks for tasks whose worker is gone
 MAX_ATTEMPTS = 3  # workers a task may lose before it is failed
 OUTAGE_WAIT = 1  # seconds between two attempts to reach the database
-UNREACHABLE = (OperationalError, InterfaceError)
 
 
 class TaskAbandoned(Exception):
@@ -69,7 +70,7 @@ class Worker(DatabaseWorker):
                 task_result = self.claim()
                 if task_result is not None:
                     self.run_task(task_result)
-            except UNREACHABLE as error:
+            except DATABASE_UNREACHABLE as error:
                 self.wait_for_database(error)
                 continue
             if self.outage_since is not None:
@@ -147,7 +148,7 @@ class Worker(DatabaseWorker):
                     value = task.call(*task_result.args, **task_result.kwargs)
             row.set_successful(value)
         except Exception as error:
-            if isinstance(error, UNREACHABLE) and not connection.is_usable():
+            if isinstance(error, DATABASE_UNREACHABLE) and not connection.is_usable():
                 raise  # the database went away: nothing can be recorded, recovery retries the task
             logger.exception("Task id=%s path=%s failed", row.id, row.task_path)
             row.set_failed(error)
@@ -158,6 +159,6 @@ class Worker(DatabaseWorker):
         if self.outage_since is None:
             self.outage_since = time.monotonic()
             logger.warning("Database unreachable, waiting for it: %s", str(error).strip())
-        with contextlib.suppress(UNREACHABLE):
+        with contextlib.suppress(DATABASE_UNREACHABLE):
             connection.close()
         time.sleep(OUTAGE_WAIT)
