@@ -139,23 +139,33 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         """Join the groups of the rooms the person may read now, leave the others, and show them
         online in the rooms they joined; returns the last event id in those rooms.
 
+        An event written in a new room while the socket reads its rooms and joins their groups
+        reaches no group this socket is in: once joined, the socket reads the new rooms' events
+        since a mark taken before reading the rooms and forwards those it has not sent (a message
+        sent in the instant a conversation opens is not lost to the other person).
+
         One trip to the database thread: Channels runs every database call of the process on a
         single thread, so each trip a connection makes delays everyone's messages."""
 
         def update():
+            # The catch-up's mark comes first: an event written after it, in a room read below,
+            # comes either through the group or by catch-up. (A socket that connects needs none.)
+            mark = services.latest_event_id() if self.accepted else None
             forget_grants(self.user)
             rooms = {room.pk for room in services.rooms_for(self.user)}
             removed, added = self.room_ids - rooms, rooms - self.room_ids
             gone = services.presence_leave(user=self.user, channel_name=self.channel_name, room_ids=removed)
             came = services.presence_enter(user=self.user, channel_name=self.channel_name, room_ids=added)
-            return rooms, removed, added, gone, came, services.last_event_id(rooms)
+            return rooms, removed, added, gone, came, services.last_event_id(rooms), mark
 
-        rooms, removed, added, gone, came, last = await self.in_schema(update)
+        rooms, removed, added, gone, came, last, mark = await self.in_schema(update)
         for room_id in removed:
             await self.channel_layer.group_discard(services.room_group(self.schema, room_id), self.channel_name)
         for room_id in added:
             await self.channel_layer.group_add(services.room_group(self.schema, room_id), self.channel_name)
         self.room_ids = rooms
+        if added and mark is not None:
+            await self.forward_since(mark, room_ids=added)
         if self.watching in removed:
             await self.watch(None)
         await self.announce_presence(gone, online=False)
@@ -288,21 +298,24 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "pong"})
 
     async def on_resume(self, content):
-        last_event_id = after = int(content["last_event_id"])
-        while True:  # page by page, however long the client was away
+        last_event_id = int(content["last_event_id"])
+        await self.forward_since(last_event_id, room_ids=self.room_ids)
+        await self.send_json({"type": "resumed", "last_event_id": max(self.last_sent, last_event_id)})
+
+    async def forward_since(self, after, *, room_ids):
+        """Forward the events of these rooms written after event `after`, in order, page by page
+        however many there are; forward() skips those already sent."""
+        while True:
             events = await self.in_schema(
-                lambda after=after: services.events_since(
-                    last_event_id=after, room_ids=self.room_ids, limit=RESUME_PAGE
-                )
+                lambda after=after: services.events_since(last_event_id=after, room_ids=room_ids, limit=RESUME_PAGE)
             )
             for event in events:
                 await self.forward(
                     {"type": event["kind"], "event_id": event["pk"], "room": event["room_id"], **event["payload"]}
                 )
             if len(events) < RESUME_PAGE:
-                break
+                return
             after = events[-1]["pk"]
-        await self.send_json({"type": "resumed", "last_event_id": max(self.last_sent, last_event_id)})
 
     handlers = {
         "message.send": on_send,

@@ -484,6 +484,11 @@ def events_since(*, last_event_id, room_ids, limit=1000):
     )
 
 
+def latest_event_id():
+    """The id of the organisation's latest chat event (0: none yet)."""
+    return ChatEvent.objects.aggregate(last=Max("pk"))["last"] or 0
+
+
 def last_event_id(room_ids):
     """Where a client that has seen nothing yet starts following (events before it are history,
     read through the message list)."""

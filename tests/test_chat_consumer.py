@@ -417,6 +417,34 @@ def test_a_new_conversation_reaches_the_other_persons_open_socket(chat_people):
     outsider.close()
 
 
+def test_a_message_written_as_a_conversation_opens_still_reaches_the_other_person(chat_people, monkeypatch):
+    """The message is written in the instant between Bruno's socket reading his new rooms and
+    joining the new room's group, where no group of his hears it: it comes by catch-up."""
+    from chat import services
+
+    bruno_socket, _rooms = connected(EMAILS[1])
+    with schema_context("alpha"):
+        anne, bruno = User.objects.get(email=EMAILS[0]), User.objects.get(email=EMAILS[1])
+    enter = services.presence_enter
+
+    def enter_while_anne_writes(*, user, channel_name, room_ids):
+        for room_id in room_ids:  # on the consumer's database thread, in alpha's schema
+            services.message_send(actor=anne, room=Room.objects.get(pk=room_id), body="dans l'instant")
+        return enter(user=user, channel_name=channel_name, room_ids=room_ids)
+
+    monkeypatch.setattr(services, "presence_enter", enter_while_anne_writes)
+    with schema_context("alpha"):
+        room = services.direct_open(actor=anne, people=[bruno.pk])
+    frames = []
+    while not frames or frames[-1]["type"] != "rooms":
+        frames.append(bruno_socket.receive())
+    assert room.pk in frames[-1]["rooms"]
+    received = [frame for frame in frames if frame["type"] == "message.new"]
+    assert [(frame["room"], frame["message"]["html"]) for frame in received] == [(room.pk, "<p>dans l'instant</p>")]
+    assert bruno_socket.nothing_more()
+    bruno_socket.close()
+
+
 def test_presence_and_typing_never_cross_organisations(chat_people):
     a, _rooms = connected(EMAILS[0])
     room = rennes_room()
