@@ -2,6 +2,8 @@
 a mention picked with the keyboard, its report and the moderator's deletion; an invitation-only
 topic room reaching its invited member live; a mute; a conversation; the plain-HTTP fallback."""
 
+import time
+
 import pytest
 from django.db.models import Q
 from django.utils import timezone
@@ -10,7 +12,7 @@ from playwright.sync_api import expect
 
 from accounts.models import User
 from chapters.models import Chapter, Membership, Role, RoleAssignment
-from chat.models import Report, Room
+from chat.models import Presence, Report, Room
 from tests.browser.conftest import screenshot
 from tests.browser.test_accessibility import violations
 from tests.conftest import PASSWORD
@@ -45,6 +47,11 @@ def nantes_people(organisations, django_db_blocker):
     yield
     everyone = [*EMAILS, COORDINATOR]
     with django_db_blocker.unblock(), schema_context("alpha"):
+        # The browsers are closed, and their sockets leave a moment later: until then one may
+        # still record its presence in a room while the room is being deleted.
+        deadline = time.monotonic() + 10
+        while Presence.objects.filter(user__email__in=everyone).exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
         Room.objects.filter(chapter__slug="nantes-live").delete()
         Room.objects.filter(kind__in=["announcements", "direct"]).delete()
         Membership.objects.filter(chapter__slug="nantes-live").delete()

@@ -393,6 +393,10 @@
       } else if (event.type === "message.new" && room && event.message.author.id !== me && new Date(event.message.created) > countedFrom) {
         room.unread += 1;
         renderRooms();
+      } else if (event.type === "message.new" && !room) {
+        // A room this page does not list yet (a conversation that just opened, its list still on
+        // the way): the list read again counts the message, which is stored before it is sent.
+        loadRooms().catch(function (error) { status.textContent = error.message; });
       }
     } else if (event.type === "presence.list" && event.room === current) {
       setOnline(event.online);
