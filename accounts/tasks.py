@@ -3,7 +3,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 
 from accounts.models import Invitation
-from tenants.tasks import tenant_task
+from tenancy.tasks import tenant_task
 
 
 @tenant_task

@@ -45,7 +45,8 @@ def run(count):
     from chapters.access import forget_grants
     from chapters.models import Chapter, Role, RoleAssignment
     from chapters.selectors import contact_visible_ids, directory_for, directory_paginator
-    from tenants import demo, services
+    from operations import demo
+    from tenants import services
 
     rng = random.Random(7)  # noqa: S311 - test data, not security
     call_command("migrate_schemas", interactive=False, verbosity=0)

@@ -86,7 +86,7 @@ def prepare(members, sessions):
     from chapters import services as chapter_services
     from chapters.models import Chapter, Membership
     from chat.models import Room
-    from tenants import demo
+    from operations import demo
     from tenants.services import organisation_create
 
     rng = random.Random(7)  # noqa: S311 - test data, not security
@@ -250,7 +250,7 @@ class Client:
         return None
 
     def run(self):
-        from tenants import demo
+        from operations import demo
 
         kinds, weights = list(MIX), list(MIX.values())
         while time.perf_counter() < self.deadline:

@@ -25,8 +25,8 @@ def run(count):
     from django.conf import settings
     from django.core.management import call_command
 
+    from tenancy.schema_compare import describe_schema
     from tenants import services
-    from tenants.schema_compare import describe_schema
 
     logging.getLogger("tenants.services").setLevel(logging.WARNING)
     started = time.monotonic()

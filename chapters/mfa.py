@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django_tenants.utils import get_public_schema_name
 
 from chapters.access import holds_administrative_capability
-from tenants import crypto
+from tenancy import crypto
 
 GUARDED_PREFIXES = ("/app/", "/cms/", "/admin/")
 

@@ -16,7 +16,9 @@ class ChatConfig(AppConfig):
 
         from chapters.services import register_personal_data
         from chapters.signals import membership_ended, role_revoked
-        from chat.services import access_changed, personal_data, personal_data_erase
+        from chat.events import access_changed
+        from chat.selectors import personal_data
+        from chat.services import personal_data_erase
 
         register_personal_data("chat", collect=personal_data, erase=personal_data_erase)
 

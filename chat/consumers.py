@@ -1,5 +1,5 @@
-"""The chat over websockets at /ws/chat/. Thin: authenticate, check access, join groups, hand
-each frame to chat.services (the code the HTTP API uses), forward events.
+"""The chat over websockets at /ws/chat/. Thin: authenticate, check access (chat.access), join
+groups (chat.events), hand each frame to chat.services (the code the HTTP API uses), forward events.
 
 Every database call enters the organisation's schema itself (it runs on another thread), and
 every group name carries the schema.
@@ -40,7 +40,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django_tenants.utils import schema_context
 
 from chapters.access import forget_grants
-from chat import services
+from chat import access, events, selectors, services
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         open_sockets.add(self)
         try:
             await super().__call__(scope, receive, send)
-        except services.UNREACHABLE as error:
+        except events.UNREACHABLE as error:
             # This socket's read of the channel layer failed, which ends its dispatch loop.
             await self.channel_layer_lost(error)
             await self.disconnect(CLOSE_UNAVAILABLE)
@@ -74,7 +74,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def dispatch(self, message):
         try:
             await super().dispatch(message)
-        except services.UNREACHABLE as error:
+        except events.UNREACHABLE as error:
             # A group operation failed (joining the groups on connection, a typing frame): the
             # socket closes, and websocket.disconnect brings the usual clean-up.
             await self.channel_layer_lost(error)
@@ -116,8 +116,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.watching = None
         self.touched, self.typed = time.monotonic(), 0.0
         self.name = self.user.get_full_name()
-        await self.channel_layer.group_add(services.user_group(self.schema, self.user.pk), self.channel_name)
-        await self.channel_layer.group_add(services.organisation_group(self.schema), self.channel_name)
+        await self.channel_layer.group_add(events.user_group(self.schema, self.user.pk), self.channel_name)
+        await self.channel_layer.group_add(events.organisation_group(self.schema), self.channel_name)
         last = await self.refresh_rooms()
         await self.accept()
         await self.send_json({"type": "hello", "rooms": sorted(self.room_ids), "last_event_id": last})
@@ -125,14 +125,14 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         if getattr(self, "user", None) is None or not self.user.is_authenticated or not hasattr(self, "room_ids"):
             return
-        gone = await self.in_schema(lambda: services.presence_leave(user=self.user, channel_name=self.channel_name))
+        gone = await self.in_schema(lambda: events.presence_leave(user=self.user, channel_name=self.channel_name))
         # Leaving because the channel layer is unreachable: its memberships expire by themselves.
-        with contextlib.suppress(*services.UNREACHABLE):
+        with contextlib.suppress(*events.UNREACHABLE):
             for room_id in self.room_ids:
-                await self.channel_layer.group_discard(services.room_group(self.schema, room_id), self.channel_name)
+                await self.channel_layer.group_discard(events.room_group(self.schema, room_id), self.channel_name)
             await self.watch(None)
-            await self.channel_layer.group_discard(services.user_group(self.schema, self.user.pk), self.channel_name)
-            await self.channel_layer.group_discard(services.organisation_group(self.schema), self.channel_name)
+            await self.channel_layer.group_discard(events.user_group(self.schema, self.user.pk), self.channel_name)
+            await self.channel_layer.group_discard(events.organisation_group(self.schema), self.channel_name)
             await self.announce_presence(gone, online=False)
 
     async def refresh_rooms(self):
@@ -150,19 +150,19 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         def update():
             # The catch-up's mark comes first: an event written after it, in a room read below,
             # comes either through the group or by catch-up. (A socket that connects needs none.)
-            mark = services.latest_event_id() if self.accepted else None
+            mark = events.latest_event_id() if self.accepted else None
             forget_grants(self.user)
-            rooms = {room.pk for room in services.rooms_for(self.user)}
+            rooms = {room.pk for room in selectors.rooms_for(self.user)}
             removed, added = self.room_ids - rooms, rooms - self.room_ids
-            gone = services.presence_leave(user=self.user, channel_name=self.channel_name, room_ids=removed)
-            came = services.presence_enter(user=self.user, channel_name=self.channel_name, room_ids=added)
-            return rooms, removed, added, gone, came, services.last_event_id(rooms), mark
+            gone = events.presence_leave(user=self.user, channel_name=self.channel_name, room_ids=removed)
+            came = events.presence_enter(user=self.user, channel_name=self.channel_name, room_ids=added)
+            return rooms, removed, added, gone, came, events.last_event_id(rooms), mark
 
         rooms, removed, added, gone, came, last, mark = await self.in_schema(update)
         for room_id in removed:
-            await self.channel_layer.group_discard(services.room_group(self.schema, room_id), self.channel_name)
+            await self.channel_layer.group_discard(events.room_group(self.schema, room_id), self.channel_name)
         for room_id in added:
-            await self.channel_layer.group_add(services.room_group(self.schema, room_id), self.channel_name)
+            await self.channel_layer.group_add(events.room_group(self.schema, room_id), self.channel_name)
         self.room_ids = rooms
         if added and mark is not None:
             await self.forward_since(mark, room_ids=added)
@@ -177,18 +177,16 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         for room_id in room_ids:
             frame = {"type": "presence", "room": room_id, "user": user, "online": online}
             await self.channel_layer.group_send(
-                services.presence_group(self.schema, room_id), {"type": "chat.presence", "frame": frame}
+                events.presence_group(self.schema, room_id), {"type": "chat.presence", "frame": frame}
             )
 
     async def watch(self, room_id):
         """Receive the presence changes of the room the page shows (and no other)."""
         if self.watching is not None:
-            await self.channel_layer.group_discard(
-                services.presence_group(self.schema, self.watching), self.channel_name
-            )
+            await self.channel_layer.group_discard(events.presence_group(self.schema, self.watching), self.channel_name)
         self.watching = room_id
         if room_id is not None:
-            await self.channel_layer.group_add(services.presence_group(self.schema, room_id), self.channel_name)
+            await self.channel_layer.group_add(events.presence_group(self.schema, room_id), self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         if text_data is None or len(text_data.encode()) > MAX_FRAME_BYTES:
@@ -204,7 +202,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             return
         if time.monotonic() - self.touched > TOUCH_EVERY:
             self.touched = time.monotonic()
-            await self.in_schema(lambda: services.presence_touch(self.channel_name))
+            await self.in_schema(lambda: events.presence_touch(self.channel_name))
         await self.receive_json(content)
 
     async def receive_json(self, content, **kwargs):
@@ -216,7 +214,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await handler(self, content)
         except (KeyError, TypeError, ValueError, OverflowError):  # OverflowError: int(Infinity)
             await self.error("bad_fields", "Missing or malformed fields for this frame type.")
-        except services.NotFound:
+        except access.NotFound:
             await self.error("not_found", "No such room or message.")
         except services.ChatError as error:
             await self.error(error.error_code, " ".join(error.messages))
@@ -239,7 +237,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             raise TypeError
 
         message_id = await self.in_schema(
-            lambda: services.message_send(actor=self.user, room=services.get_room_for(self.user, room_id), body=body).pk
+            lambda: services.message_send(actor=self.user, room=access.get_room_for(self.user, room_id), body=body).pk
         )
         await self.send_json({"type": "sent", "message": message_id, "client_id": content.get("client_id")})
 
@@ -247,21 +245,21 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         message_id, body = int(content["message"]), content["body"]
         await self.in_schema(
             lambda: services.message_edit(
-                actor=self.user, message=services.get_message_for(self.user, message_id), body=body
+                actor=self.user, message=access.get_message_for(self.user, message_id), body=body
             )
         )
 
     async def on_delete(self, content):
         message_id = int(content["message"])
         await self.in_schema(
-            lambda: services.message_delete(actor=self.user, message=services.get_message_for(self.user, message_id))
+            lambda: services.message_delete(actor=self.user, message=access.get_message_for(self.user, message_id))
         )
 
     async def on_react(self, content):
         message_id, emoji = int(content["message"]), str(content["emoji"])
         await self.in_schema(
             lambda: services.reaction_toggle(
-                actor=self.user, message=services.get_message_for(self.user, message_id), emoji=emoji
+                actor=self.user, message=access.get_message_for(self.user, message_id), emoji=emoji
             )
         )
 
@@ -269,29 +267,29 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         room_id, message_id = int(content["room"]), int(content["message"])
         await self.in_schema(
             lambda: services.read_mark(
-                actor=self.user, room=services.get_room_for(self.user, room_id), message_id=message_id
+                actor=self.user, room=access.get_room_for(self.user, room_id), message_id=message_id
             )
         )
 
     async def on_typing(self, content):
         room_id = int(content["room"])
         if room_id not in self.room_ids:
-            raise services.NotFound
+            raise access.NotFound
         if time.monotonic() - self.typed < 1:  # one typing frame a second is plenty
             return
         self.typed = time.monotonic()
         frame = {"type": "typing", "room": room_id, "user": {"id": self.user.pk, "name": self.name}}
         await self.channel_layer.group_send(
-            services.presence_group(self.schema, room_id), {"type": "chat.presence", "frame": frame}
+            events.presence_group(self.schema, room_id), {"type": "chat.presence", "frame": frame}
         )
 
     async def on_watch(self, content):
         """The page shows this room: who is online there now, then the changes as they happen."""
         room_id = int(content["room"])
         if room_id not in self.room_ids:
-            raise services.NotFound
+            raise access.NotFound
         await self.watch(room_id)
-        online = await self.in_schema(lambda: services.online_in(services.get_room_for(self.user, room_id)))
+        online = await self.in_schema(lambda: events.online_in(access.get_room_for(self.user, room_id)))
         await self.send_json({"type": "presence.list", "room": room_id, "online": online})
 
     async def on_ping(self, content):
@@ -306,16 +304,14 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         """Forward the events of these rooms written after event `after`, in order, page by page
         however many there are; forward() skips those already sent."""
         while True:
-            events = await self.in_schema(
-                lambda after=after: services.events_since(last_event_id=after, room_ids=room_ids, limit=RESUME_PAGE)
+            frames = await self.in_schema(
+                lambda after=after: events.events_since(last_event_id=after, room_ids=room_ids, limit=RESUME_PAGE)
             )
-            for event in events:
-                await self.forward(
-                    {"type": event["kind"], "event_id": event["pk"], "room": event["room_id"], **event["payload"]}
-                )
-            if len(events) < RESUME_PAGE:
+            for frame in frames:
+                await self.forward(frame)
+            if len(frames) < RESUME_PAGE:
                 return
-            after = events[-1]["pk"]
+            after = frames[-1]["event_id"]
 
     handlers = {
         "message.send": on_send,

@@ -6,14 +6,17 @@ from django.core.mail import send_mail
 from django.db import connection
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django_tenants.utils import get_tenant_domain_model
 
+from chat.access import can_read
 from chat.models import Message
-from tenants.models import Domain
-from tenants.tasks import tenant_task
+from chat.selectors import room_name
+from tenancy.tasks import tenant_task
 
 
 def organisation_url(path):
     """An absolute link into the current organisation, for mail."""
+    Domain = get_tenant_domain_model()
     domain = Domain.objects.filter(tenant__schema_name=connection.schema_name, is_primary=True).first()
     port = f":{settings.PLATFORM_PORT}" if settings.PLATFORM_PORT else ""
     return f"{settings.PLATFORM_SCHEME}://{domain.domain}{port}{path}"
@@ -22,8 +25,6 @@ def organisation_url(path):
 @tenant_task
 def mention_mail(message_id, user_id):
     """Tell someone a message mentions them, if it still exists and they can still read it."""
-    from chat.services import can_read, room_name
-
     message = Message.objects.select_related("room__chapter", "author").filter(pk=message_id).first()
     user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
     if message is None or user is None or message.deleted or not can_read(user, message.room):

@@ -14,9 +14,9 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from chapters.access import can_anywhere, chapters_where
 from chapters.models import Chapter
-from chat import services
+from chat import access, selectors, services
+from chat.events import events_since, online_in
 from chat.models import Report
 
 
@@ -29,7 +29,7 @@ def api(view):
             return error("unauthenticated", "Sign in first.", 401)
         try:
             return view(request, *args, **kwargs)
-        except services.NotFound:
+        except access.NotFound:
             return error("not_found", "No such room or message.", 404)
         except services.ChatError as failure:
             return error(
@@ -62,17 +62,17 @@ def payload(request):
 
 
 def room_json(room, user):
-    state = services.room_state(user, room)
+    state = selectors.room_state(user, room)
     muted = state["muted_until"]
     return {
         "id": room.pk,
-        "name": services.room_name(room, user),
+        "name": selectors.room_name(room, user),
         "kind": room.kind,
         "audience": room.audience,
         "chapter": room.chapter.name,
-        "can_post": services.can_post(user, room),
-        "can_moderate": services.can_moderate(user, room),
-        "can_invite": services.can_invite(user, room),
+        "can_post": access.can_post(user, room),
+        "can_moderate": access.can_moderate(user, room),
+        "can_invite": access.can_invite(user, room),
         "can_leave": room.has_members,
         "muted_until": muted.isoformat() if muted else None,
         "unread": state["unread"],
@@ -84,14 +84,14 @@ def room_json(room, user):
 @api
 def rooms(request):
     user = request.user
-    topic_chapters = Chapter.objects.filter(chapters_where(user, "chat.create_rooms"), archived__isnull=True)
-    readable = services.rooms_for(user, with_state=True)
+    topic_chapters = access.topic_chapters(user)
+    readable = selectors.rooms_for(user, with_state=True)
     return JsonResponse(
         {
             "rooms": [room_json(room, user) for room in readable],
             "last_event_id": max((room.last_event or 0 for room in readable), default=0),
             "topic_chapters": [{"id": c.pk, "name": c.name} for c in topic_chapters.order_by("path")[:500]],
-            "can_start_conversations": can_anywhere(user, "chat.post"),
+            "can_start_conversations": access.can_post_anywhere(user),
         }
     )
 
@@ -109,7 +109,7 @@ def topic_create(request):
     data = payload(request)
     chapter = Chapter.objects.filter(pk=int(data["chapter"])).first()
     if chapter is None:
-        raise services.NotFound
+        raise access.NotFound
     room = services.topic_create(
         actor=request.user,
         chapter=chapter,
@@ -124,14 +124,14 @@ def topic_create(request):
 @api
 def direct_open(request):
     room = services.direct_open(actor=request.user, people=people_ids(payload(request)))
-    room = services.get_room_for(request.user, room.pk)
+    room = access.get_room_for(request.user, room.pk)
     return JsonResponse({"room": room_json(room, request.user)})
 
 
 @require_POST
 @api
 def room_invite(request, room_id):
-    room = services.get_room_for(request.user, room_id)
+    room = access.get_room_for(request.user, room_id)
     added = services.room_invite(actor=request.user, room=room, people=people_ids(payload(request)))
     return JsonResponse({"added": [{"id": user.pk, "name": user.get_full_name()} for user in added]})
 
@@ -139,7 +139,7 @@ def room_invite(request, room_id):
 @require_POST
 @api
 def room_leave(request, room_id):
-    services.room_leave(actor=request.user, room=services.get_room_for(request.user, room_id))
+    services.room_leave(actor=request.user, room=access.get_room_for(request.user, room_id))
     return JsonResponse({"left": room_id})
 
 
@@ -148,27 +148,27 @@ def room_leave(request, room_id):
 def people(request):
     """People to mention in a room (?room=) or to invite (without it), from the directory."""
     room_id = request.GET.get("room")
-    room = services.get_room_for(request.user, int(room_id)) if room_id else None
+    room = access.get_room_for(request.user, int(room_id)) if room_id else None
     query = request.GET.get("q", "")[:100]
-    found = services.people_for(request.user, query=query, room=room) if query.strip() else []
+    found = selectors.people_for(request.user, query=query, room=room) if query.strip() else []
     return JsonResponse({"people": [{"id": user.pk, "name": user.get_full_name()} for user in found]})
 
 
 @require_GET
 @api
 def presence(request, room_id):
-    return JsonResponse({"online": services.online_in(services.get_room_for(request.user, room_id))})
+    return JsonResponse({"online": online_in(access.get_room_for(request.user, room_id))})
 
 
 @require_POST
 @api
 def room_mute(request, room_id):
-    room = services.get_room_for(request.user, room_id)
+    room = access.get_room_for(request.user, room_id)
     data = payload(request)
     target = get_user_model().objects.filter(pk=int(data["user"])).first()
     if target is None:
-        raise services.NotFound
-    until = services.mute(
+        raise access.NotFound
+    until = services.mute_impose(
         actor=request.user, room=room, user=target, minutes=int(data["minutes"]), reason=str(data.get("reason", ""))
     )
     return JsonResponse({"muted_until": until.isoformat()})
@@ -177,7 +177,7 @@ def room_mute(request, room_id):
 @require_POST
 @api
 def message_report(request, message_id):
-    message = services.get_message_for(request.user, message_id)
+    message = access.get_message_for(request.user, message_id)
     data = payload(request)
     report = services.report_file(
         actor=request.user, message=message, reason=str(data["reason"]), note=str(data.get("note", ""))
@@ -187,15 +187,15 @@ def message_report(request, message_id):
 
 @api
 def messages(request, room_id):
-    room = services.get_room_for(request.user, room_id)
+    room = access.get_room_for(request.user, room_id)
     if request.method == "POST":
         message = services.message_send(actor=request.user, room=room, body=payload(request)["body"])
-        return JsonResponse({"message": services.serialize(message)}, status=201)
+        return JsonResponse({"message": selectors.serialize(message)}, status=201)
     before = request.GET.get("before")
-    page = services.history(room=room, before=int(before) if before else None)
+    page = selectors.history(room=room, before=int(before) if before else None)
     return JsonResponse(
         {
-            "messages": [services.serialize(message) for message in page],
+            "messages": [selectors.serialize(message) for message in page],
             "before": page[-1].pk if len(page) == 50 else None,
         }
     )
@@ -204,30 +204,30 @@ def messages(request, room_id):
 @require_POST
 @api
 def message_edit(request, message_id):
-    message = services.get_message_for(request.user, message_id)
+    message = access.get_message_for(request.user, message_id)
     message = services.message_edit(actor=request.user, message=message, body=payload(request)["body"])
-    return JsonResponse({"message": services.serialize(message)})
+    return JsonResponse({"message": selectors.serialize(message)})
 
 
 @require_POST
 @api
 def message_delete(request, message_id):
-    message = services.message_delete(actor=request.user, message=services.get_message_for(request.user, message_id))
-    return JsonResponse({"message": services.serialize(message)})
+    message = services.message_delete(actor=request.user, message=access.get_message_for(request.user, message_id))
+    return JsonResponse({"message": selectors.serialize(message)})
 
 
 @require_POST
 @api
 def message_react(request, message_id):
-    message = services.get_message_for(request.user, message_id)
+    message = access.get_message_for(request.user, message_id)
     message = services.reaction_toggle(actor=request.user, message=message, emoji=str(payload(request)["emoji"]))
-    return JsonResponse({"message": services.serialize(message)})
+    return JsonResponse({"message": selectors.serialize(message)})
 
 
 @require_POST
 @api
 def room_read(request, room_id):
-    room = services.get_room_for(request.user, room_id)
+    room = access.get_room_for(request.user, room_id)
     position = services.read_mark(actor=request.user, room=room, message_id=int(payload(request)["message"]))
     return JsonResponse({"last_read": position.last_read})
 
@@ -238,11 +238,8 @@ def events(request):
     """What happened since event `after` in the person's rooms: the catch-up the websocket's
     resume gives, for polling clients."""
     after = int(request.GET.get("after", 0))  # before rooms_for(), which may create rooms
-    room_ids = [room.pk for room in services.rooms_for(request.user)]
-    found = services.events_since(last_event_id=after, room_ids=room_ids, limit=500)
-    return JsonResponse(
-        {"events": [{"type": e["kind"], "event_id": e["pk"], "room": e["room_id"], **e["payload"]} for e in found]}
-    )
+    room_ids = [room.pk for room in selectors.rooms_for(request.user)]
+    return JsonResponse({"events": events_since(last_event_id=after, room_ids=room_ids, limit=500)})
 
 
 @login_required
@@ -253,7 +250,7 @@ def chat_page(request):
         {
             "reasons": Report.Reason.choices,
             "mute_minutes": services.MUTE_MINUTES,
-            "open_reports": services.open_reports_count(request.user),
+            "open_reports": selectors.open_reports_count(request.user),
         },
     )
 
@@ -262,7 +259,7 @@ def chat_page(request):
 
 
 def _moderator(request):
-    if not can_anywhere(request.user, "chat.moderate"):
+    if not access.can_moderate_anywhere(request.user):
         raise Http404
     return request.user
 
@@ -272,17 +269,17 @@ def moderation(request):
     """Reports to handle (or handled ones) and running mutes, in the rooms the person moderates."""
     moderator = _moderator(request)
     handled = request.GET.get("show") == "handled"
-    reports = services.reports_for(moderator, status="handled" if handled else Report.Status.OPEN)
+    reports = selectors.reports_for(moderator, status="handled" if handled else Report.Status.OPEN)
     page = Paginator(reports, 20).get_page(request.GET.get("page"))
     for report in page:
-        report.room_name = services.room_name(report.message.room, moderator)
+        report.room_name = selectors.room_name(report.message.room, moderator)
     return render(
         request,
         "chat/moderation.html",
         {
             "page": page,
             "handled": handled,
-            "mutes": services.mutes_for(moderator)[:100],
+            "mutes": selectors.mutes_for(moderator)[:100],
             "mute_minutes": services.MUTE_MINUTES,
         },
     )
@@ -293,7 +290,7 @@ def moderation(request):
 def moderation_report(request, report_id):
     moderator = _moderator(request)
     try:
-        report = services.get_report_for(moderator, report_id)
+        report = access.get_report_for(moderator, report_id)
         minutes = request.POST.get("mute_minutes") or None
         services.report_handle(
             actor=moderator,
@@ -303,7 +300,7 @@ def moderation_report(request, report_id):
             mute_minutes=int(minutes) if minutes else None,
             note=request.POST.get("note", ""),
         )
-    except services.NotFound as missing:
+    except access.NotFound as missing:
         raise Http404 from missing
     except services.ChatError as failure:
         flash.error(request, " ".join(failure.messages))
@@ -318,9 +315,9 @@ def moderation_report(request, report_id):
 @login_required
 def moderation_unmute(request, mute_id):
     moderator = _moderator(request)
-    mute = services.mutes_for(moderator).filter(pk=mute_id).first()
+    mute = selectors.mutes_for(moderator).filter(pk=mute_id).first()
     if mute is None:
         raise Http404
-    services.unmute(actor=moderator, room=mute.room, user=mute.user)
+    services.mute_lift(actor=moderator, room=mute.room, user=mute.user)
     flash.success(request, _("%(name)s can write again.") % {"name": mute.user.get_full_name()})
     return redirect("chat_moderation")

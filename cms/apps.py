@@ -33,6 +33,7 @@ class CmsConfig(AppConfig):
         from chapters.capabilities import register
         from chapters.services import register_personal_data
         from cms import permissions, services, sync
+        from tenancy.signals import organisation_provisioned
 
         register("cms.edit_site", _("Edit and publish the whole campaign website"), administrative=True)
         register("cms.publish_chapter_pages", _("Edit and publish the chapter's pages on the campaign website"))
@@ -47,6 +48,7 @@ class CmsConfig(AppConfig):
         signals.role_assigned.connect(permissions.on_role_assigned, dispatch_uid="cms.role_assigned")
         signals.role_revoked.connect(permissions.on_role_revoked, dispatch_uid="cms.role_revoked")
         signals.role_changed.connect(permissions.on_role_changed, dispatch_uid="cms.role_changed")
+        organisation_provisioned.connect(services.on_organisation_provisioned, dispatch_uid="cms.site_setup")
 
         for signal in (page_published, page_unpublished, post_page_move):
             signal.connect(_purge, dispatch_uid=f"cms.purge.{id(signal)}")

@@ -163,6 +163,11 @@ def site_setup(*, name, hostname):
     return site
 
 
+def on_organisation_provisioned(sender, organisation, hostname, **kwargs):
+    """tenancy.signals.organisation_provisioned: inside the new schema, in provisioning's transaction."""
+    site_setup(name=organisation.name, hostname=hostname)
+
+
 # Visitors' sign-ups -------------------------------------------------------------------------
 
 

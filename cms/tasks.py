@@ -7,7 +7,7 @@ from django.utils import translation
 from wagtail.models import Site
 
 from cms.models import Signup
-from tenants.tasks import tenant_task
+from tenancy.tasks import tenant_task
 
 
 @tenant_task

@@ -15,7 +15,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
-from tenants.websocket import TenantAuthMiddlewareStack  # noqa: E402
+from tenancy.websocket import TenantAuthMiddlewareStack  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

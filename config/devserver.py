@@ -103,7 +103,7 @@ def wait_until_up(url, children, timeout=30.0):
 
 
 def banner(port):
-    from tenants import demo
+    from operations import demo
 
     lines = [
         "",

@@ -16,15 +16,13 @@ between requests (CONN_MAX_AGE=0), and a kept one is checked before reuse (CONN_
 
 import sys
 
-from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse
 from django.template import loader
 from django.views.defaults import server_error
 
+from tenancy.errors import DATABASE_UNREACHABLE
+
 RETRY_AFTER_SECONDS = 10
-# What Django raises when the database cannot be reached (restarting, failing over, out of
-# connections), wherever the caller was.
-DATABASE_UNREACHABLE = (OperationalError, InterfaceError)
 
 
 def handler500(request):

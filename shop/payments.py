@@ -10,7 +10,7 @@ import stripe
 from django.conf import settings
 
 from shop.models import ShopSettings
-from tenants import crypto
+from tenancy import crypto
 
 
 class PaymentError(Exception):

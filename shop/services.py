@@ -40,7 +40,7 @@ from shop.models import (
     Variant,
     new_reference,
 )
-from tenants import crypto
+from tenancy import crypto
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from django_tenants.utils import get_tenant_model
 from accounts.models import User
 from chapters.selectors import role_holders
 from shop.models import ChapterOrder, PublicOrder
-from tenants.tasks import tenant_task
+from tenancy.tasks import tenant_task
 
 ORDER_FOR_CHAPTER = "shop.order_for_chapter"
 MANAGE_ORDERS = "shop.manage_orders"

@@ -5,8 +5,3 @@ from django.utils.translation import gettext_lazy as _
 class TenantsConfig(AppConfig):
     name = "tenants"
     verbose_name = _("Organisations")
-
-    def ready(self):
-        from tenants import hosts
-
-        hosts.connect()

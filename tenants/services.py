@@ -13,9 +13,9 @@ from django_tenants.utils import schema_context, schema_exists
 
 from accounts.services import founder_create
 from chapters.services import organisation_setup
-from cms.services import site_setup
+from tenancy.schema_clone import UnsupportedTemplate, clone_schema
+from tenancy.signals import organisation_provisioned
 from tenants.models import Domain, Organisation
-from tenants.schema_clone import UnsupportedTemplate, clone_schema
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +55,8 @@ def schema_create(schema_name, *, method="clone"):
 def organisation_create(*, name, slug, founder_name, founder_email, founder_password, method="clone"):
     """Provision an organisation: its row, its domain <slug>.PLATFORM_DOMAIN, its schema, its
     national chapter, and its founder as first national organiser. All or nothing: one transaction, schema included.
+    Then organisation_provisioned, in the same transaction and the new schema, lets the apps set up
+    their share (the campaign site takes the organisation's name and address).
 
     The caller validates the input (tenants.forms.OrganisationSignupForm); a slug taken meanwhile
     raises IntegrityError and leaves nothing behind.
@@ -74,7 +76,9 @@ def organisation_create(*, name, slug, founder_name, founder_email, founder_pass
             with schema_context(slug):
                 founder = founder_create(email=founder_email, full_name=founder_name, password=founder_password)
                 organisation_setup(name=name, founder=founder)
-                site_setup(name=name, hostname=organisation_hostname(slug))
+                organisation_provisioned.send(
+                    sender=Organisation, organisation=organisation, hostname=organisation_hostname(slug)
+                )
     except BaseException:
         if method == "migrate":
             _drop_schema(slug)

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from django.db import connection
 
-from tenants import task_worker
+from tenancy import task_worker
 
 ROOT = Path(__file__).resolve().parent.parent
 

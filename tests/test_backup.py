@@ -29,13 +29,13 @@ from chapters import services as chapter_services
 from chapters.models import Document
 from chat.models import Message
 from cms.models import ArticlePage, NewsIndexPage
+from operations.backup import BackupError, organisation_export, organisation_restore
 from shop import services as shop_services
 from shop.models import ShopSettings
+from tenancy.crypto import decrypt, encrypt
+from tenancy.schema_compare import describe_schema
 from tenants import services
-from tenants.backup import BackupError, organisation_export, organisation_restore
-from tenants.crypto import decrypt, encrypt
 from tenants.models import Domain, Organisation
-from tenants.schema_compare import describe_schema
 from tests.conftest import Persona
 
 # Data ------------------------------------------------------------------------------------------

@@ -379,7 +379,7 @@ def test_a_muted_member_is_told_at_once_and_their_messages_refused(chat_people):
     b, _rooms = connected(EMAILS[1])
     room = rennes_room()
     with schema_context("alpha"):
-        services.mute(
+        services.mute_impose(
             actor=User.objects.get(email=EMAILS[2]),
             room=Room.objects.get(pk=room),
             user=User.objects.get(email=EMAILS[1]),
@@ -420,19 +420,19 @@ def test_a_new_conversation_reaches_the_other_persons_open_socket(chat_people):
 def test_a_message_written_as_a_conversation_opens_still_reaches_the_other_person(chat_people, monkeypatch):
     """The message is written in the instant between Bruno's socket reading his new rooms and
     joining the new room's group, where no group of his hears it: it comes by catch-up."""
-    from chat import services
+    from chat import events, services
 
     bruno_socket, _rooms = connected(EMAILS[1])
     with schema_context("alpha"):
         anne, bruno = User.objects.get(email=EMAILS[0]), User.objects.get(email=EMAILS[1])
-    enter = services.presence_enter
+    enter = events.presence_enter
 
     def enter_while_anne_writes(*, user, channel_name, room_ids):
         for room_id in room_ids:  # on the consumer's database thread, in alpha's schema
             services.message_send(actor=anne, room=Room.objects.get(pk=room_id), body="dans l'instant")
         return enter(user=user, channel_name=channel_name, room_ids=room_ids)
 
-    monkeypatch.setattr(services, "presence_enter", enter_while_anne_writes)
+    monkeypatch.setattr(events, "presence_enter", enter_while_anne_writes)
     with schema_context("alpha"):
         room = services.direct_open(actor=anne, people=[bruno.pk])
     frames = []

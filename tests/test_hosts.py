@@ -84,7 +84,7 @@ def test_wagtails_crash_page_is_not_served(anonymous):
     assert anonymous.get("/cms/failwhale/").status_code == 404
 
 
-# Which organisation a host serves is read once, then from the cache (tenants/hosts.py), and
+# Which organisation a host serves is read once, then from the cache (tenancy/hosts.py), and
 # forgotten as soon as the organisation or its domains change.
 
 

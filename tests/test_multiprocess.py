@@ -38,7 +38,7 @@ def test_failed_logins_are_counted_across_web_processes(two_daphnes, redis_url, 
     keys = [key.decode() for key in redis.Redis.from_url(redis_url).keys("*")]
     assert keys, "the rate-limit counters are in Redis"
     # Alpha's own entries, and the platform's answer to "which organisation is alpha.localhost?"
-    # (tenants/hosts.py), which both processes share.
+    # (tenancy/hosts.py), which both processes share.
     assert all(key.startswith("alpha:") or key == "public::1:tenants:host:alpha.localhost" for key in keys), keys
     assert "public::1:tenants:host:alpha.localhost" in keys
 
@@ -58,7 +58,7 @@ def _alpha_in_another_process(action, redis_url):
 
 
 def test_a_suspension_made_in_one_process_reaches_every_other_at_once(two_daphnes, redis_url):
-    """Both web processes have alpha's host cached (tenants/hosts.py); another process suspends
+    """Both web processes have alpha's host cached (tenancy/hosts.py); another process suspends
     alpha: the next request to either is refused, and served again once it is reactivated."""
     assert [_serves(port).status_code for port in two_daphnes] == [200, 200]
     try:

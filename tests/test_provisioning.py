@@ -4,11 +4,13 @@ import pytest
 from django.conf import settings
 from django.db import DataError, connection, transaction
 from django_tenants.utils import schema_context, schema_exists
+from wagtail.models import Site
 
 from accounts.models import User
+from tenancy.schema_clone import clone_schema
+from tenancy.schema_compare import describe_schema
+from tenancy.signals import organisation_provisioned
 from tenants import services
-from tenants.schema_clone import clone_schema
-from tenants.schema_compare import describe_schema
 from tests.conftest import PASSWORD
 
 
@@ -85,3 +87,41 @@ def test_failed_provisioning_leaves_nothing_behind(db, organisations):
     connection.set_schema_to_public()
     assert not Organisation.objects.filter(schema_name="broken").exists()
     assert not schema_exists("broken")
+
+
+def test_the_apps_hear_of_a_new_organisation_inside_its_schema_and_transaction(db, organisations):
+    heard = []
+
+    def receiver(sender, organisation, hostname, **kwargs):
+        heard.append((organisation.schema_name, hostname, connection.schema_name, connection.in_atomic_block))
+
+    organisation_provisioned.connect(receiver, dispatch_uid="test.heard")
+    try:
+        services.organisation_create(
+            name="Heard", slug="heard", founder_name="H", founder_email="h@example.org", founder_password=PASSWORD
+        )
+    finally:
+        organisation_provisioned.disconnect(dispatch_uid="test.heard")
+    assert heard == [("heard", "heard.localhost", "heard", True)]
+    with schema_context("heard"):
+        site = Site.objects.get(is_default_site=True)  # the campaign site's receiver ran too
+        assert (site.site_name, site.hostname) == ("Heard", "heard.localhost")
+
+
+def test_an_app_failing_on_a_new_organisation_undoes_the_provisioning(db, organisations):
+    from tenants.models import Organisation
+
+    def receiver(sender, **kwargs):
+        raise RuntimeError("this app cannot set itself up")
+
+    organisation_provisioned.connect(receiver, dispatch_uid="test.failing")
+    try:
+        with pytest.raises(RuntimeError, match="cannot set itself up"):
+            services.organisation_create(
+                name="Undone", slug="undone", founder_name="U", founder_email="u@example.org", founder_password=PASSWORD
+            )
+    finally:
+        organisation_provisioned.disconnect(dispatch_uid="test.failing")
+    connection.set_schema_to_public()
+    assert not Organisation.objects.filter(schema_name="undone").exists()
+    assert not schema_exists("undone")

@@ -25,6 +25,7 @@ from accounts.models import Invitation, User
 from chapters import services as chapter_services
 from chapters.access import can, load_grants
 from chapters.models import AuditEntry, Chapter, Membership, Role, RoleAssignment
+from chat import selectors as chat_selectors
 from chat import services as chat_services
 from chat.models import Message, Mute, Room
 from shop import services as shop_services
@@ -34,7 +35,7 @@ from tests.security.routes import build, http_routes
 LIMIT = 10
 
 # Every request of a signed-in member costs 4 queries before the view runs: `SET search_path` to
-# the organisation's schema (its host is looked up once, then cached: tenants/hosts.py), the
+# the organisation's schema (its host is looked up once, then cached: tenancy/hosts.py), the
 # session, the user, and their grants (chapters.access, read once per request). By route name,
 # (limit, why) for what may cost more, none of it a query per row:
 LIMITS = {
@@ -80,7 +81,7 @@ class Data:
             actor=self.organiser, name="Greeter", description="Welcomes", capabilities=["chapters.view_members"]
         )
         self.chapter_room = next(
-            room for room in chat_services.rooms_for(self.organiser) if room.kind == Room.Kind.CHAPTER
+            room for room in chat_selectors.rooms_for(self.organiser) if room.kind == Room.Kind.CHAPTER
             and room.chapter_id == self.lille.pk
         )  # fmt: skip
 
@@ -174,7 +175,7 @@ class Data:
             self.report = chat_services.report_file(
                 actor=reporter, message=self.message, reason="spam", note=f"report {batch}"
             )
-        chat_services.mute(actor=organiser, room=room, user=people[8], minutes=chat_services.MUTE_MINUTES[0])
+        chat_services.mute_impose(actor=organiser, room=room, user=people[8], minutes=chat_services.MUTE_MINUTES[0])
         self.mute = Mute.objects.get(room=room, user=people[8])
 
         # The shop: a product, stock, orders from chapters and from the public, allowances.

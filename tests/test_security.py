@@ -25,7 +25,7 @@ from tests.conftest import PASSWORD
 from tests.test_chat_consumer import run
 
 ROOT = Path(__file__).resolve().parent.parent
-OWN_APPS = ["accounts", "chapters", "chat", "cms", "config", "shop", "tenants"]
+OWN_APPS = ["accounts", "chapters", "chat", "cms", "config", "operations", "shop", "tenancy", "tenants"]
 
 
 def policy(response):

@@ -7,7 +7,7 @@ from django_tenants.utils import schema_context
 
 from accounts.models import User
 from chapters.models import Announcement, Chapter, Document, Membership, RoleAssignment
-from tenants import demo
+from operations import demo
 
 
 def snapshot():

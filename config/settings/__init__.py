@@ -57,7 +57,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Applications. Which schema an app's tables live in is decided here, once: moving an app
 # between the two lists after its migrations have shipped strands its data.
 SHARED_APPS = [
-    "tenants",  # first: its migrate_schemas also keeps the template schema current
+    "tenancy",  # first: its migrate_schemas keeps the template schema current, its db_worker survives kills
+    "tenants",
     "django_tenants",
     "django.contrib.contenttypes",
     "django.contrib.auth",
@@ -72,6 +73,7 @@ SHARED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "channels",
+    "operations",  # no models: org_export, org_restore, seed_demo
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -125,7 +127,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.csp.PolicyMiddleware",  # Content-Security-Policy by kind of page: see config/csp.py
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "tenants.middleware.OrganisationMiddleware",
+    "tenancy.middleware.OrganisationMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "config.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -149,7 +151,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "tenants.context_processors.organisation",
+                "tenancy.context_processors.organisation",
                 "wagtail.contrib.settings.context_processors.settings",
             ],
         },
@@ -197,7 +199,7 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "config.channel_layers.AmortisedInMemoryChannelLayer"}}
 
 # Every task enqueued inside an organisation runs in its schema, Wagtail's included.
-TASKS = {"default": {"BACKEND": "tenants.task_backend.TenantDatabaseBackend"}}
+TASKS = {"default": {"BACKEND": "tenancy.task_backend.TenantDatabaseBackend"}}
 
 # Accounts
 AUTH_USER_MODEL = "accounts.User"

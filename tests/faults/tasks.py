@@ -6,7 +6,7 @@ from django.core.mail import send_mail
 from accounts.models import User
 from shop import services
 from shop.models import Variant
-from tenants.tasks import tenant_task
+from tenancy.tasks import tenant_task
 
 
 @tenant_task

@@ -46,7 +46,7 @@ def test_a_restart_fails_the_requests_in_flight_cleanly_and_the_next_ones_succee
     assert "csrfmiddlewaretoken" in before.text
 
     # Requests in flight when the server goes: each reads its session (the organisation of the
-    # host is cached by now, tenants/hosts.py), and waits there behind a lock this test holds.
+    # host is cached by now, tenancy/hosts.py), and waits there behind a lock this test holds.
     blocker = private_db.connect()
     blocker.execute("LOCK TABLE alpha.django_session IN ACCESS EXCLUSIVE MODE")
     with ThreadPoolExecutor(IN_FLIGHT) as pool:

@@ -116,6 +116,6 @@ def test_a_task_whose_worker_is_alive_is_left_alone_however_long_it_runs(private
         }
     assert statuses == {"alive": "RUNNING", "dead": "READY", "doomed": "FAILED"}
     failed = DBTaskResult.objects.get(pk=doomed.id)
-    assert failed.exception_class_path == "tenants.task_worker.TaskAbandoned"
+    assert failed.exception_class_path == "tenancy.task_worker.TaskAbandoned"
     assert "a, b, c" in failed.traceback
     DBTaskResult.objects.filter(pk__in=[alive.id, dead.id, doomed.id]).delete()

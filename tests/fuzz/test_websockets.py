@@ -26,6 +26,7 @@ from hypothesis import settings as hypothesis_settings
 
 from accounts.models import User
 from chat import consumers as chat_consumers
+from chat import selectors as chat_selectors
 from chat import services as chat_services
 from chat.models import Room
 from cms import consumers as cms_consumers
@@ -142,7 +143,7 @@ class ChatSession:
 def chat_targets(chat_people):
     """A message of each of two members in Rennes' room, for frames that name a message."""
     with schema_context("alpha"):
-        chat_services.rooms_for(chat_people["a"])  # the chapter's room is made on first need
+        chat_selectors.rooms_for(chat_people["a"])  # the chapter's room is made on first need
     room = rennes_room()
     with schema_context("alpha"):
         own = chat_services.message_send(actor=chat_people["a"], room=Room.objects.get(pk=room), body="mine")

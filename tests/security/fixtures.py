@@ -119,7 +119,7 @@ class AlphaData:
         self.message = chat_services.message_send(actor=coordinator, room=self.room, body=f"Message {PRIVATE}")
         reporter = tree.people["lille_member"].user
         self.report = chat_services.report_file(actor=reporter, message=self.message, reason="spam", note=PRIVATE)
-        chat_services.mute(
+        chat_services.mute_impose(
             actor=coordinator, room=self.room, user=reporter, minutes=min(chat_services.MUTE_MINUTES), reason=PRIVATE
         )
         self.mute = Mute.objects.get(room=self.room, user=reporter)

@@ -18,13 +18,15 @@ from wagtail.models import Locale, Page
 from accounts.models import User
 from chapters.access import can, can_anywhere, forget_grants
 from chapters.models import Chapter
+from chat import access as chat_access
+from chat import events as chat_events
 from chat import services as chat_services
 from chat.consumers import ChatConsumer
 from chat.models import Room
 from cms import services as cms_services
 from cms.models import CampaignPage, HomePage
 from config.asgi import application
-from tenants import hosts
+from tenancy import hosts
 from tests import test_chat_consumer
 from tests.security.fixtures import MARKERS, ORG, PRIVATE, PUBLIC, _raise_alpha_ids, client_for
 from tests.security.routes import build, http_routes, websocket_routes
@@ -350,7 +352,7 @@ def holds(user, spec, data):
     for alternative in spec.removeprefix("capability:").split("|"):
         name, scope = alternative.split("@")
         if name == "room":
-            if chat_services.can_read(user, data.room):
+            if chat_access.can_read(user, data.room):
                 return True
         elif (
             scope == "org"
@@ -678,7 +680,7 @@ def test_cache_entries_carry_the_schema_that_wrote_them(data):
     keys = list(cache._cache)  # LocMemCache: the stored keys, made by django_tenants.cache.make_key
     assert keys, "rendering alpha's pages wrote nothing to the cache"
     # Besides alpha's own entries, the platform's answer to "which organisation is this host?",
-    # under the host's name (tenants/hosts.py).
+    # under the host's name (tenancy/hosts.py).
     connection.set_schema_to_public()
     host_key = cache.make_key("tenants:host:alpha.localhost")
     assert host_key.startswith("public:")
@@ -722,15 +724,15 @@ def test_queued_tasks_name_their_schema(data, django_capture_on_commit_callbacks
 
 def test_channel_groups_carry_the_schema():
     groups = [
-        chat_services.room_group("alpha", 7),
-        chat_services.user_group("alpha", 7),
-        chat_services.organisation_group("alpha"),
-        chat_services.presence_group("alpha", 7),
+        chat_events.room_group("alpha", 7),
+        chat_events.user_group("alpha", 7),
+        chat_events.organisation_group("alpha"),
+        chat_events.presence_group("alpha", 7),
         cms_services.counter_group("alpha", 7),
     ]
     assert all(group.startswith("alpha.") for group in groups), groups
     assert len(set(groups)) == len(groups)
-    assert chat_services.room_group("beta", 7) != chat_services.room_group("alpha", 7)
+    assert chat_events.room_group("beta", 7) != chat_events.room_group("alpha", 7)
 
 
 def test_zz_no_leak():

@@ -11,8 +11,8 @@ from channels.db import database_sync_to_async
 from channels.sessions import CookieMiddleware, SessionMiddleware
 from django_tenants.utils import schema_context
 
-from tenants.hosts import organisation_for
-from tenants.middleware import OrganisationMiddleware
+from tenancy.hosts import organisation_for
+from tenancy.middleware import OrganisationMiddleware
 
 
 @database_sync_to_async

@@ -5,7 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from tenants.backup import BackupError, ProgressPrinter, organisation_export, size_text
+from operations.backup import BackupError, ProgressPrinter, organisation_export, size_text
 from tenants.models import Organisation
 
 

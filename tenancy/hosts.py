@@ -13,9 +13,7 @@ host that serves nothing is not cached, so a new organisation answers at once.
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
-from django_tenants.utils import get_public_schema_name, schema_context
-
-from tenants.models import Domain, Organisation
+from django_tenants.utils import get_public_schema_name, get_tenant_domain_model, get_tenant_model, schema_context
 
 HOST_CACHE_SECONDS = 60  # the bound on staleness should a change not reach the cache (Redis unreachable)
 
@@ -29,7 +27,7 @@ def organisation_for(hostname):
     with schema_context(get_public_schema_name()):
         organisation = cache.get(_key(hostname))
         if organisation is None:
-            domain = Domain.objects.select_related("tenant").filter(domain=hostname).first()
+            domain = get_tenant_domain_model().objects.select_related("tenant").filter(domain=hostname).first()
             if domain is None:
                 return None
             organisation = domain.tenant
@@ -53,19 +51,23 @@ def forget_hosts(hostnames):
 
 def _domain_changing(sender, instance, **kwargs):
     if instance.pk:  # a renamed domain: its old name must stop serving the organisation too
-        instance._relais_old_domain = Domain.objects.filter(pk=instance.pk).values_list("domain", flat=True).first()
+        instance._relais_old_domain = sender.objects.filter(pk=instance.pk).values_list("domain", flat=True).first()
 
 
 def _domain_changed(sender, instance, **kwargs):
     forget_hosts([instance.domain, getattr(instance, "_relais_old_domain", None)])
 
 
+def _hostnames_of(organisation):
+    return list(get_tenant_domain_model().objects.filter(tenant_id=organisation.pk).values_list("domain", flat=True))
+
+
 def _organisation_changed(sender, instance, **kwargs):
-    forget_hosts(Domain.objects.filter(tenant_id=instance.pk).values_list("domain", flat=True))
+    forget_hosts(_hostnames_of(instance))
 
 
 def _organisation_removing(sender, instance, **kwargs):
-    instance._relais_domains = list(Domain.objects.filter(tenant_id=instance.pk).values_list("domain", flat=True))
+    instance._relais_domains = _hostnames_of(instance)
 
 
 def _organisation_removed(sender, instance, **kwargs):
@@ -73,6 +75,8 @@ def _organisation_removed(sender, instance, **kwargs):
 
 
 def connect():
+    """Forget a host whenever its organisation or domain changes (models from settings)."""
+    Domain, Organisation = get_tenant_domain_model(), get_tenant_model()
     pre_save.connect(_domain_changing, sender=Domain, dispatch_uid="relais-hosts-domain-changing")
     post_save.connect(_domain_changed, sender=Domain, dispatch_uid="relais-hosts-domain-saved")
     post_delete.connect(_domain_changed, sender=Domain, dispatch_uid="relais-hosts-domain-deleted")

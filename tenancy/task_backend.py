@@ -1,6 +1,6 @@
 """The database task backend, safe for the tasks of apps that know nothing of schemas.
 
-Relais's own tasks say which schema they run in (tenants.tasks.tenant_task) and go to the worker.
+Relais's own tasks say which schema they run in (tenancy.tasks.tenant_task) and go to the worker.
 Wagtail's do not: it enqueues search-index, reference-index and image-file tasks from inside an
 organisation's request, and the worker, which starts in the public schema, would run them there
 (failing, or acting on the wrong rows). A task that is not a tenant task, enqueued from inside an
@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 class TenantDatabaseBackend(DatabaseBackend):
     def _for_worker(self, task):
-        from tenants.tasks import TenantTask
+        from tenancy.tasks import TenantTask
 
         schema_name = getattr(connection, "schema_name", get_public_schema_name())
         return isinstance(task, TenantTask) or schema_name == get_public_schema_name()

@@ -2,7 +2,8 @@
 
 The platform host (PLATFORM_DOMAIN) is the public schema and needs no database lookup. Any other
 host must be an organisation's domain: an unknown one gets a plain 404 page, a suspended
-organisation a 403 page that says so. Neither ever reaches a view or a session.
+organisation (the tenant model's `is_active` is false) a 403 page that says so. Neither ever
+reaches a view or a session.
 """
 
 from django.conf import settings
@@ -12,7 +13,7 @@ from django.utils import translation
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import remove_www
 
-from tenants.hosts import organisation_for
+from tenancy.hosts import organisation_for
 
 
 def platform_hostnames():
@@ -41,9 +42,9 @@ class OrganisationMiddleware(TenantMainMiddleware):
             return None
         organisation = organisation_for(hostname)
         if organisation is None:
-            return render_host_error(request, "tenants/unknown_host.html", 404, {"hostname": hostname})
+            return render_host_error(request, "tenancy/unknown_host.html", 404, {"hostname": hostname})
         if not organisation.is_active:
-            return render_host_error(request, "tenants/suspended.html", 403, {"organisation": organisation})
+            return render_host_error(request, "tenancy/suspended.html", 403, {"organisation": organisation})
         organisation.domain_url = hostname
         request.tenant = organisation
         connection.set_tenant(organisation)

@@ -24,9 +24,10 @@ from cms import demo as demo_site
 from cms import permissions, sync
 from cms.models import ArticlePage
 from cms.services import site_setup
+from operations import demo
 from shop import demo as demo_shop
 from shop.models import Product
-from tenants import demo, services
+from tenants import services
 from tenants.models import Organisation
 
 MEMBERS = 200

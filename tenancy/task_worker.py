@@ -40,7 +40,7 @@ from django_tasks_db.compat import TaskContext, TaskResultStatus, task_finished,
 from django_tasks_db.management.commands.db_worker import Worker as DatabaseWorker
 from django_tasks_db.models import DBTaskResult
 
-from config.errors import DATABASE_UNREACHABLE
+from tenancy.errors import DATABASE_UNREACHABLE
 
 logger = logging.getLogger("django_tasks_db")  # the command sends this logger to its output
 

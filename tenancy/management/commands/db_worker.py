@@ -1,7 +1,7 @@
-"""`manage.py db_worker`: django-tasks-db's command, running tenants.task_worker.Worker (tasks
+"""`manage.py db_worker`: django-tasks-db's command, running tenancy.task_worker.Worker (tasks
 retried when their worker dies, exactly one commit of their effects, outages waited out).
 
-The tenants app comes before django_tasks_db in INSTALLED_APPS, so this command is the one
+The tenancy app comes before django_tasks_db in INSTALLED_APPS, so this command is the one
 `db_worker` runs; its options are django-tasks-db's.
 """
 
@@ -11,7 +11,7 @@ from django.core.management.base import CommandError
 from django.utils.autoreload import DJANGO_AUTORELOAD_ENV, run_with_reloader
 from django_tasks_db.management.commands import db_worker
 
-from tenants.task_worker import Worker
+from tenancy.task_worker import Worker
 
 
 class Command(db_worker.Command):

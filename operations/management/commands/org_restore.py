@@ -5,9 +5,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import translation
 from django_tenants.utils import schema_context
 
+from operations.backup import BackupError, ProgressPrinter, organisation_restore, size_text
 from shop.models import ShopSettings
-from tenants.backup import BackupError, ProgressPrinter, organisation_restore, size_text
-from tenants.crypto import decrypt
+from tenancy.crypto import decrypt
 
 
 class Command(BaseCommand):
