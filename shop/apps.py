@@ -9,21 +9,21 @@ class ShopConfig(AppConfig):
     def ready(self):
         from chapters.capabilities import register
         from chapters.services import register_personal_data
-        from shop import services
+        from shop import capabilities, services
 
-        register("shop.manage_catalogue", _("Manage the shop's products, variants and photos"))
+        register(capabilities.MANAGE_CATALOGUE, _("Manage the shop's products, variants and photos"))
         register(
-            "shop.manage_stock",
+            capabilities.MANAGE_STOCK,
             _("Receive, adjust and move national stock; set chapters' allowances; read shop reports"),
         )
         register(
-            "shop.manage_orders",
+            capabilities.MANAGE_ORDERS,
             _("Approve, prepare and ship chapter orders; hand over and refund public orders"),
             administrative=True,  # refunds move money
         )
-        register("shop.order_for_chapter", _("Order material for the chapter and manage its stock"))
+        register(capabilities.ORDER_FOR_CHAPTER, _("Order material for the chapter and manage its stock"))
         register(
-            "shop.manage_payments",
+            capabilities.MANAGE_PAYMENTS,
             _("Set the organisation's Stripe account and how the public pays"),
             administrative=True,
         )

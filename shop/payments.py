@@ -17,6 +17,10 @@ class PaymentError(Exception):
     """Stripe could not be reached or refused the request; the message is for logs, not people."""
 
 
+class UnreadableEvent(Exception):
+    """A webhook body that is not UTF-8 text, so no Stripe event, whoever signed it."""
+
+
 def client(shop_settings=None):
     shop_settings = shop_settings or ShopSettings.load()
     secret_key = crypto.decrypt(shop_settings.stripe_secret_key)
@@ -76,14 +80,20 @@ def refund_create(*, payment_intent, reference):
 
 def webhook_event(payload, signature):
     """The verified event as a dict, or None if the signature does not match the organisation's
-    secret (or is older than the library's five-minute tolerance: a replay)."""
+    secret (or is older than the library's five-minute tolerance: a replay). Raises
+    UnreadableEvent for a body that is not UTF-8: Stripe sends JSON text, and its library can only
+    verify a signature over text."""
     secret = crypto.decrypt(ShopSettings.load().stripe_webhook_secret)
     if not secret or not signature:
         return None
     try:
-        stripe.WebhookSignature.verify_header(payload.decode(), signature, secret, stripe.Webhook.DEFAULT_TOLERANCE)
-        event = json.loads(payload)
-    except (ValueError, UnicodeDecodeError, RecursionError, stripe.SignatureVerificationError):
+        text = payload.decode()
+    except UnicodeDecodeError as error:
+        raise UnreadableEvent from error
+    try:
+        stripe.WebhookSignature.verify_header(text, signature, secret, stripe.Webhook.DEFAULT_TOLERANCE)
+        event = json.loads(text)
+    except (ValueError, RecursionError, stripe.SignatureVerificationError):
         return None
     if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not isinstance(event.get("data"), dict):
         return None

@@ -10,7 +10,8 @@ from django.utils.translation import gettext_lazy as _
 
 from chapters.access import can, can_anywhere, chapters_where
 from chapters.models import Chapter
-from shop import services
+from shop import access, services
+from shop.capabilities import ALL, MANAGE_CATALOGUE, MANAGE_ORDERS, MANAGE_PAYMENTS, MANAGE_STOCK, ORDER_FOR_CHAPTER
 from shop.models import (
     Allowance,
     ChapterOrder,
@@ -22,24 +23,14 @@ from shop.models import (
     Variant,
 )
 
-CAPABILITIES = [
-    services.MANAGE_CATALOGUE,
-    services.MANAGE_STOCK,
-    services.MANAGE_ORDERS,
-    services.ORDER_FOR_CHAPTER,
-    services.MANAGE_PAYMENTS,
-]
-
 
 def holds_any_shop_capability(user):
-    return user.is_authenticated and any(can_anywhere(user, capability) for capability in CAPABILITIES)
+    return user.is_authenticated and any(can_anywhere(user, capability) for capability in ALL)
 
 
 def chapters_to_order_for(user):
     """The active chapters the user may order material for, in tree order."""
-    return Chapter.objects.filter(chapters_where(user, services.ORDER_FOR_CHAPTER), archived__isnull=True).order_by(
-        "path"
-    )
+    return Chapter.objects.filter(chapters_where(user, ORDER_FOR_CHAPTER), archived__isnull=True).order_by("path")
 
 
 # Catalogue ----------------------------------------------------------------------------------------
@@ -66,13 +57,13 @@ def orderable_variants():
 
 def managed_locations(user):
     """The stock locations the user looks after: every one for national logistics, otherwise the
-    stock of the chapters they order for (the same rule as shop.services._require_location)."""
-    if can(user, services.MANAGE_STOCK):
+    stock of the chapters they order for (the same rule as shop.access.handles_stock_of)."""
+    if can(user, MANAGE_STOCK):
         return Location.objects.select_related("chapter").order_by("kind", "name")
     return (
         Location.objects.filter(
             kind=Location.Kind.CHAPTER,
-            chapter__in=Chapter.objects.filter(chapters_where(user, services.ORDER_FOR_CHAPTER)),
+            chapter__in=Chapter.objects.filter(chapters_where(user, ORDER_FOR_CHAPTER)),
         )
         .select_related("chapter")
         .order_by("name")
@@ -158,21 +149,8 @@ def allowance_today(chapter):
 # Orders -------------------------------------------------------------------------------------------
 
 
-def chapter_order_scope(user):
-    """The chapters whose orders the user follows: as logistics or as the chapter's coordinator."""
-    return chapters_where(user, services.MANAGE_ORDERS) | chapters_where(user, services.ORDER_FOR_CHAPTER)
-
-
-def may_follow_chapter_orders(user):
-    return can_anywhere(user, services.MANAGE_ORDERS) or can_anywhere(user, services.ORDER_FOR_CHAPTER)
-
-
-def may_see_chapter_order(user, order):
-    return can(user, services.MANAGE_ORDERS, order.chapter) or can(user, services.ORDER_FOR_CHAPTER, order.chapter)
-
-
 def chapter_orders(user, *, status="", chapter=None):
-    orders = ChapterOrder.objects.filter(chapter__in=Chapter.objects.filter(chapter_order_scope(user)))
+    orders = ChapterOrder.objects.filter(chapter__in=Chapter.objects.filter(access.order_chapters(user)))
     if status:
         orders = orders.filter(status=status)
     if chapter is not None:
@@ -180,55 +158,24 @@ def chapter_orders(user, *, status="", chapter=None):
     return orders.select_related("chapter", "requested_by").order_by("-created", "-pk")
 
 
-def chapter_order(reference):
-    return ChapterOrder.objects.select_related("chapter", "source", "requested_by").filter(reference=reference).first()
-
-
-def public_order_scope(user):
-    """A filter on PublicOrder for the orders the user may handle: all of them for logistics of the
-    whole organisation; otherwise the orders to collect at a chapter they order for or handle."""
-    if can(user, services.MANAGE_ORDERS):
-        return Q()
-    chapters = Chapter.objects.filter(
-        chapters_where(user, services.MANAGE_ORDERS) | chapters_where(user, services.ORDER_FOR_CHAPTER)
-    )
-    return Q(payment=PublicOrder.Payment.COLLECT, collect_chapter__in=chapters)
-
-
-def may_follow_public_orders(user):
-    return may_follow_chapter_orders(user)
-
-
 def public_orders(user, *, status=""):
-    orders = PublicOrder.objects.filter(public_order_scope(user))
+    orders = PublicOrder.objects.filter(access.public_order_scope(user))
     if status:
         orders = orders.filter(status=status)
     return orders.select_related("collect_chapter").order_by("-created", "-pk")
-
-
-def public_order(user, reference):
-    """The order, if the user may handle it; else None."""
-    return (
-        PublicOrder.objects.filter(public_order_scope(user), reference=reference)
-        .select_related("collect_chapter", "source")
-        .first()
-    )
 
 
 def public_order_actions(user, order):
     """What the user may do with the order now, by the rules of the shop.services it calls."""
     statuses = PublicOrder.Status
     chapter = order.collect_chapter
-    handles = can(user, services.MANAGE_ORDERS, chapter) or (
-        chapter is not None and can(user, services.ORDER_FOR_CHAPTER, chapter)
-    )
     actions = []
-    if handles and order.status in (statuses.PAID, statuses.TO_COLLECT):
+    if access.handles_orders_of(user, chapter) and order.status in (statuses.PAID, statuses.TO_COLLECT):
         actions.append("fulfil")
-    if can(user, services.MANAGE_ORDERS, chapter) and order.status in (statuses.PENDING_PAYMENT, statuses.TO_COLLECT):
+    if can(user, MANAGE_ORDERS, chapter) and order.status in (statuses.PENDING_PAYMENT, statuses.TO_COLLECT):
         actions.append("cancel")
     if (
-        can(user, services.MANAGE_ORDERS)
+        can(user, MANAGE_ORDERS)
         and order.payment == PublicOrder.Payment.STRIPE
         and order.status in (statuses.PAID, statuses.FULFILLED)
     ):
@@ -385,14 +332,15 @@ REPORT_BUILDERS = {
 
 def shop_menu(user):
     """Which of the shop's management pages the user may open (the tabs on every shop page)."""
-    manages_stock = can(user, services.MANAGE_STOCK)
+    manages_stock = can(user, MANAGE_STOCK)
+    follows_orders = access.follows_orders(user)
     return {
-        "catalogue": can(user, services.MANAGE_CATALOGUE),
+        "catalogue": can(user, MANAGE_CATALOGUE),
         "stock": manages_stock,
         "allowances": manages_stock,
-        "ledger": manages_stock or can_anywhere(user, services.ORDER_FOR_CHAPTER),
-        "orders": may_follow_chapter_orders(user),
-        "public_orders": may_follow_public_orders(user),
-        "reports": manages_stock or can(user, services.MANAGE_ORDERS),
-        "settings": can(user, services.MANAGE_PAYMENTS),
+        "ledger": manages_stock or can_anywhere(user, ORDER_FOR_CHAPTER),
+        "orders": follows_orders,
+        "public_orders": follows_orders,
+        "reports": access.reads_reports(user),
+        "settings": can(user, MANAGE_PAYMENTS),
     }

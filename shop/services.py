@@ -25,6 +25,8 @@ from chapters.access import can
 from chapters.models import Chapter
 from chapters.services import InvalidAction, NotAllowed, audit
 from shop import payments
+from shop.access import handles_orders_of, handles_stock_of
+from shop.capabilities import MANAGE_CATALOGUE, MANAGE_ORDERS, MANAGE_PAYMENTS, MANAGE_STOCK, ORDER_FOR_CHAPTER
 from shop.models import (
     Allowance,
     ChapterOrder,
@@ -43,12 +45,6 @@ from shop.models import (
 from tenancy import crypto
 
 log = logging.getLogger(__name__)
-
-MANAGE_CATALOGUE = "shop.manage_catalogue"
-MANAGE_STOCK = "shop.manage_stock"
-MANAGE_ORDERS = "shop.manage_orders"
-ORDER_FOR_CHAPTER = "shop.order_for_chapter"
-MANAGE_PAYMENTS = "shop.manage_payments"
 
 MAX_LINE_QUANTITY = 100_000
 
@@ -206,19 +202,23 @@ def _check_quantity(quantity):
         raise InvalidAction(_("A quantity is a whole number between 1 and %(max)s.") % {"max": MAX_LINE_QUANTITY})
 
 
-def _require_location(actor, location, *, for_chapter_capability=ORDER_FOR_CHAPTER):
-    """National stock (warehouse, depots) is national logistics'; a chapter's stock is its own."""
-    if location.kind == Location.Kind.CHAPTER:
-        if not (can(actor, MANAGE_STOCK) or can(actor, for_chapter_capability, location.chapter)):
-            raise NotAllowed(for_chapter_capability)
-    else:
+def _stock_place(actor, place):
+    """The Location a stock service works on, once the actor's right on it is checked: national
+    stock (warehouse, depots) is national logistics'; a chapter's stock is also its own. A Chapter
+    stands for its own stock, created on first need inside the caller's transaction, so that a
+    refused move leaves no location behind."""
+    chapter = place if isinstance(place, Chapter) else place.chapter
+    if chapter is None:
         _require(actor, MANAGE_STOCK)
+    elif not handles_stock_of(actor, chapter):
+        raise NotAllowed(ORDER_FOR_CHAPTER)
+    return chapter_location(place) if isinstance(place, Chapter) else place
 
 
 @transaction.atomic  # the audit entry with the move, or neither
 def stock_receive(*, actor, variant, location, quantity, reason=""):
-    """Goods arrive at a location (a print run delivered, a purchase)."""
-    _require_location(actor, location)
+    """Goods arrive at a location, or at a chapter's own stock (a print run delivered, a purchase)."""
+    location = _stock_place(actor, location)
     _check_quantity(quantity)
     _moves([Move(StockMove.Kind.RECEIPT, variant.pk, quantity, target_id=location.pk)], actor=actor, reason=reason)
     audit(
@@ -233,8 +233,9 @@ def stock_receive(*, actor, variant, location, quantity, reason=""):
 
 @transaction.atomic  # the audit entry with the move, or neither
 def stock_adjust(*, actor, variant, location, delta, reason):
-    """A correction after counting, with its reason (breakage, loss, a miscount)."""
-    _require_location(actor, location)
+    """A correction after counting, with its reason (breakage, loss, a miscount), at a location or
+    a chapter's own stock."""
+    location = _stock_place(actor, location)
     reason = (reason or "").strip()
     if not reason:
         raise InvalidAction(_("Say why the stock is adjusted."))
@@ -260,8 +261,10 @@ def stock_adjust(*, actor, variant, location, delta, reason):
 @transaction.atomic  # the audit entry with the move, or neither
 def stock_transfer(*, actor, variant, source, target, quantity, reason=""):
     """Stock moves between locations: warehouse and depots (national logistics), or from one
-    chapter's stock to another chapter (that chapter's coordinators)."""
-    _require_location(actor, source)
+    chapter's stock to another chapter (that chapter's coordinators). A Chapter as source or
+    target stands for its own stock. Returns the target location."""
+    source = _stock_place(actor, source)
+    target = chapter_location(target) if isinstance(target, Chapter) else target
     if source.pk == target.pk:
         raise InvalidAction(_("Choose two different locations."))
     if target.kind == Location.Kind.CHAPTER and target.chapter.archived:
@@ -285,6 +288,7 @@ def stock_transfer(*, actor, variant, source, target, quantity, reason=""):
         from shop import tasks
 
         tasks.transfer_mail.enqueue_on_commit(target.chapter_id, source.name, str(variant), quantity)
+    return target
 
 
 # Catalogue ----------------------------------------------------------------------------------------
@@ -584,14 +588,19 @@ def _step(order, actor, action, note=""):
     tasks.chapter_order_mail.enqueue_on_commit(order.pk, action, translation.get_language() or settings.LANGUAGE_CODE)
 
 
-def _line_moves(order, kind):
-    return [Move(kind, line.variant_id, line.quantity, source_id=order.source_id) for line in order.lines.all()]
+def _order_moves(order, kind, *, actor=None, reason="", target=None):
+    """Apply a move of `kind` for each line of a chapter or public order, from the order's source
+    (or into `target`), linked to the order in the ledger."""
+    place = {"target_id": target.pk} if target is not None else {"source_id": order.source_id}
+    moves = [Move(kind, line.variant_id, line.quantity, **place) for line in order.lines.all()]
+    link = {"public_order": order} if isinstance(order, PublicOrder) else {"chapter_order": order}
+    _moves(moves, actor=actor, reason=reason, **link)
 
 
 def chapter_order_approve(*, actor, order):
     with transaction.atomic():
         order = _transition(actor, order, "approve")
-        _moves(_line_moves(order, StockMove.Kind.RESERVATION), actor=actor, chapter_order=order)
+        _order_moves(order, StockMove.Kind.RESERVATION, actor=actor)
         order.status = Status.APPROVED
         order.save(update_fields=["status", "updated"])
         _step(order, actor, "approve")
@@ -625,7 +634,7 @@ def chapter_order_ship(*, actor, order, carrier, tracking_reference=""):
         raise InvalidAction(_("Name the carrier (or “hand delivery”)."))
     with transaction.atomic():
         order = _transition(actor, order, "ship")
-        _moves(_line_moves(order, StockMove.Kind.SHIPMENT), actor=actor, chapter_order=order)
+        _order_moves(order, StockMove.Kind.SHIPMENT, actor=actor)
         order.status, order.carrier, order.tracking_reference = Status.SHIPPED, carrier, tracking_reference.strip()
         order.save(update_fields=["status", "carrier", "tracking_reference", "updated"])
         _step(order, actor, "ship", f"{carrier} {order.tracking_reference}".strip())
@@ -635,15 +644,7 @@ def chapter_order_ship(*, actor, order, carrier, tracking_reference=""):
 def chapter_order_receive(*, actor, order):
     with transaction.atomic():
         order = _transition(actor, order, "receive")
-        target = chapter_location(order.chapter)
-        _moves(
-            [
-                Move(StockMove.Kind.RECEIPT, line.variant_id, line.quantity, target_id=target.pk)
-                for line in order.lines.all()
-            ],
-            actor=actor,
-            chapter_order=order,
-        )
+        _order_moves(order, StockMove.Kind.RECEIPT, actor=actor, target=chapter_location(order.chapter))
         order.status = Status.RECEIVED
         order.save(update_fields=["status", "updated"])
         _step(order, actor, "receive")
@@ -654,7 +655,7 @@ def chapter_order_cancel(*, actor, order, reason=""):
     with transaction.atomic():
         order = _transition(actor, order, "cancel")
         if order.status in (Status.APPROVED, Status.PREPARED):
-            _moves(_line_moves(order, StockMove.Kind.RELEASE), actor=actor, chapter_order=order)
+            _order_moves(order, StockMove.Kind.RELEASE, actor=actor)
         order.status, order.cancellation_reason = Status.CANCELLED, (reason or "").strip()
         order.save(update_fields=["status", "cancellation_reason", "updated"])
         _step(order, actor, "cancel", order.cancellation_reason)
@@ -778,11 +779,7 @@ def _public_release(order_pk, status, *, expected, actor=None, reason=""):
         order = PublicOrder.objects.select_for_update().get(pk=order_pk)
         if order.status not in expected:
             return order, False
-        moves = [
-            Move(StockMove.Kind.RELEASE, line.variant_id, line.quantity, source_id=order.source_id)
-            for line in order.lines.all()
-        ]
-        _moves(moves, actor=actor, public_order=order, reason=reason)
+        _order_moves(order, StockMove.Kind.RELEASE, actor=actor, reason=reason)
         order.status = status
         order.save(update_fields=["status", "updated"])
     return order, True
@@ -819,15 +816,11 @@ def public_order_fulfil(*, actor, order):
     with transaction.atomic():
         order = _public_stored(order, lock=True)
         chapter = order.collect_chapter
-        if not (can(actor, MANAGE_ORDERS, chapter) or (chapter is not None and can(actor, ORDER_FOR_CHAPTER, chapter))):
+        if not handles_orders_of(actor, chapter):
             raise NotAllowed(MANAGE_ORDERS)
         if order.status not in (PublicStatus.PAID, PublicStatus.TO_COLLECT):
             raise InvalidAction(_("Only a paid order, or one to collect, can be handed over."))
-        moves = [
-            Move(StockMove.Kind.SHIPMENT, line.variant_id, line.quantity, source_id=order.source_id)
-            for line in order.lines.all()
-        ]
-        _moves(moves, actor=actor, public_order=order)
+        _order_moves(order, StockMove.Kind.SHIPMENT, actor=actor)
         if order.status == PublicStatus.TO_COLLECT:
             order.paid = timezone.now()
         order.status = PublicStatus.FULFILLED
@@ -840,8 +833,7 @@ def public_order_cancel(*, actor, order, reason=""):
     """Logistics cancels an order not yet paid or collected, or the collecting chapter one whose
     buyer never came (the reservation returns)."""
     order = _public_stored(order)
-    chapter = order.collect_chapter
-    if not (can(actor, MANAGE_ORDERS, chapter) or (chapter is not None and can(actor, ORDER_FOR_CHAPTER, chapter))):
+    if not handles_orders_of(actor, order.collect_chapter):
         raise NotAllowed(MANAGE_ORDERS)
     if order.status == PublicStatus.PENDING_PAYMENT:
         order = public_order_cancel_checkout(order=order)
@@ -877,11 +869,7 @@ def _refunded(order_pk, *, actor=None):
     with transaction.atomic():
         order = PublicOrder.objects.select_for_update().get(pk=order_pk)
         if order.status == PublicStatus.PAID:
-            moves = [
-                Move(StockMove.Kind.RELEASE, line.variant_id, line.quantity, source_id=order.source_id)
-                for line in order.lines.all()
-            ]
-            _moves(moves, actor=actor, public_order=order, reason="refund")
+            _order_moves(order, StockMove.Kind.RELEASE, actor=actor, reason="refund")
         if order.status in (PublicStatus.PAID, PublicStatus.FULFILLED):
             order.status = PublicStatus.REFUNDED
             order.save(update_fields=["status", "updated"])

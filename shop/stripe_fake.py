@@ -16,7 +16,8 @@ STRIPE_API_BASE (the library's own `base_addresses`). It implements:
 Webhook events are signed exactly as Stripe signs them: a `Stripe-Signature` header
 `t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<payload>" with the endpoint's secret>`.
 An account (a secret key) knows its webhook endpoint and signing secret; events are POSTed there
-when `deliver` is on, and are always kept in `events` for a test to deliver itself.
+when `deliver` is on, and are always kept in `events` for a test to deliver itself. Every API
+request the fake answers is kept in `requests`, for a test to check what Relais asked Stripe.
 
     python -m shop.stripe_fake --port 12111 --key sk_test_x --secret whsec_x \
         --webhook http://demo.localhost:8000/shop/stripe/webhook/
@@ -32,17 +33,19 @@ import secrets
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import NamedTuple
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
 
 def sign(payload, secret, timestamp=None):
-    """The Stripe-Signature header for `payload` (bytes or str)."""
+    """The Stripe-Signature header for `payload` (bytes or str): an HMAC of the body's bytes, as
+    Stripe computes it, so that a body which is not UTF-8 can be signed too."""
     timestamp = int(time.time()) if timestamp is None else int(timestamp)
-    if isinstance(payload, bytes):
-        payload = payload.decode()
-    signature = hmac.new(secret.encode(), f"{timestamp}.{payload}".encode(), hashlib.sha256).hexdigest()
+    if isinstance(payload, str):
+        payload = payload.encode()
+    signature = hmac.new(secret.encode(), f"{timestamp}.".encode() + payload, hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={signature}"
 
 
@@ -89,11 +92,22 @@ class Account:
         self.webhook_secret = webhook_secret
 
 
+class ApiRequest(NamedTuple):
+    """An API request as the fake received it: its parameters decoded from Stripe's form encoding."""
+
+    account: str  # the secret key it was made with
+    method: str
+    path: str
+    params: dict
+    idempotency_key: str | None
+
+
 class FakeStripe:
     def __init__(self, host="127.0.0.1", port=0, deliver=True):
         self.accounts = {}
         self.sessions = {}
         self.events = []  # (account, event) in the order they were sent
+        self.requests = []  # every ApiRequest, in the order received (outages included)
         self.deliveries = []  # (event id, HTTP status or error) for each delivery attempt
         self.deliver = deliver
         self.fail_next = 0  # answer the next N API calls with a 500 (an outage)
@@ -181,23 +195,21 @@ class FakeStripe:
         return session
 
     def session_pay(self, session_id):
-        with self.lock:
-            session = self.sessions.get(session_id)
-            if session is None or session["status"] != "open":
-                return None
-            session["status"] = "complete"
-            session["payment_status"] = "paid"
-            session["payment_intent"] = "pi_" + secrets.token_hex(12)
-        self.emit(self.accounts[session["_account"]], "checkout.session.completed", public(session))
-        return session
+        payment_intent = "pi_" + secrets.token_hex(12)
+        changes = {"status": "complete", "payment_status": "paid", "payment_intent": payment_intent}
+        return self._session_close(session_id, "checkout.session.completed", changes)
 
     def session_expire(self, session_id):
+        return self._session_close(session_id, "checkout.session.expired", {"status": "expired"})
+
+    def _session_close(self, session_id, event_type, changes):
+        """An open session completes or expires, and its event is sent; None if it is not open."""
         with self.lock:
             session = self.sessions.get(session_id)
             if session is None or session["status"] != "open":
                 return None
-            session["status"] = "expired"
-        self.emit(self.accounts[session["_account"]], "checkout.session.expired", public(session))
+            session.update(changes)
+        self.emit(self.accounts[session["_account"]], event_type, public(session))
         return session
 
     def refund(self, account, payment_intent):
@@ -271,6 +283,13 @@ class FakeStripe:
                     self._error(401, "Invalid API Key provided.")
                 return account
 
+            def _record(self, account, path, params):
+                request = ApiRequest(
+                    account.secret_key, self.command, path, params, self.headers.get("Idempotency-Key")
+                )
+                with fake.lock:
+                    fake.requests.append(request)
+
             def do_GET(self):
                 path = urlsplit(self.path).path
                 if match := re.fullmatch(r"/pay/([\w]+)", path):
@@ -278,6 +297,7 @@ class FakeStripe:
                 account = self._account()
                 if account is None:
                     return None
+                self._record(account, path, {})
                 if match := re.fullmatch(r"/v1/checkout/sessions/([\w]+)", path):
                     session = fake.sessions.get(match[1])
                     if session is None or session["_account"] != account.secret_key:
@@ -293,13 +313,14 @@ class FakeStripe:
                 account = self._account()
                 if account is None:
                     return None
+                params = parse_form(body)
+                self._record(account, path, params)
                 if fake.fail_next > 0:
                     fake.fail_next -= 1
                     return self._error(500, "An unknown error occurred", "api_error")
                 key = (account.secret_key, self.headers.get("Idempotency-Key"), path)
                 if key[1] and key in fake.idempotency:
                     return self._send(200, fake.idempotency[key])
-                params = parse_form(body)
                 if path == "/v1/checkout/sessions":
                     if not params.get("line_items") or not params.get("success_url"):
                         return self._error(400, "Missing required param: line_items.")

@@ -10,11 +10,10 @@ from django_tenants.utils import get_tenant_model
 
 from accounts.models import User
 from chapters.selectors import role_holders
+from shop.capabilities import MANAGE_ORDERS, ORDER_FOR_CHAPTER
 from shop.models import ChapterOrder, PublicOrder
 from tenancy.tasks import tenant_task
 
-ORDER_FOR_CHAPTER = "shop.order_for_chapter"
-MANAGE_ORDERS = "shop.manage_orders"
 TO_LOGISTICS = {"request", "receive", "cancel"}
 TO_CHAPTER = {"approve", "refuse", "prepare", "ship", "receive", "cancel"}
 
@@ -27,18 +26,32 @@ def _absolute(path):
     return f"{scheme}://{domain.domain}{port}{path}"
 
 
+def _orderers(chapter):
+    """Who holds the ordering role on that very chapter (not on a chapter above it)."""
+    return User.objects.filter(
+        is_active=True,
+        role_assignments__chapter=chapter,
+        role_assignments__role__capabilities__contains=[ORDER_FOR_CHAPTER],
+    ).distinct()
+
+
 def _chapter_side(order):
     """Who ordered, and who holds the ordering role on that very chapter."""
-    people = set(
-        User.objects.filter(
-            is_active=True,
-            role_assignments__chapter=order.chapter,
-            role_assignments__role__capabilities__contains=[ORDER_FOR_CHAPTER],
-        )
-    )
+    people = set(_orderers(order.chapter))
     if order.requested_by is not None and order.requested_by.is_active:
         people.add(order.requested_by)
     return people
+
+
+def _order_mail(template, order, path, recipients, language, **context):
+    """Mail about an order: its lines and a link to its page come with the template's context."""
+    context = {
+        "order": order,
+        "lines": order.lines.select_related("variant__product"),
+        "url": _absolute(path),
+        **context,
+    }
+    _mail(template, context, recipients, language)
 
 
 def _mail(template, context, recipients, language):
@@ -64,13 +77,8 @@ def chapter_order_mail(order_id, action, language):
     recipients = {person.email for person in people if person.email}
     if not recipients:
         return
-    context = {
-        "order": order,
-        "action": action,
-        "lines": order.lines.select_related("variant__product"),
-        "url": _absolute(reverse("shop_chapter_order", args=[order.reference])),
-    }
-    _mail("chapter_order", context, recipients, language)
+    path = reverse("shop_chapter_order", args=[order.reference])
+    _order_mail("chapter_order", order, path, recipients, language, action=action)
 
 
 @tenant_task
@@ -80,12 +88,7 @@ def transfer_mail(chapter_id, source_name, variant, quantity):
     chapter = Chapter.objects.filter(pk=chapter_id).first()
     if chapter is None:
         return
-    people = User.objects.filter(
-        is_active=True,
-        role_assignments__chapter=chapter,
-        role_assignments__role__capabilities__contains=[ORDER_FOR_CHAPTER],
-    ).distinct()
-    recipients = {person.email for person in people if person.email}
+    recipients = {person.email for person in _orderers(chapter) if person.email}
     if recipients:
         context = {"chapter": chapter, "source": source_name, "variant": variant, "quantity": quantity}
         _mail("transfer", context, recipients, settings.LANGUAGE_CODE)
@@ -96,10 +99,5 @@ def public_order_mail(order_id, kind):
     order = PublicOrder.objects.select_related("collect_chapter").filter(pk=order_id).first()
     if order is None or not order.email or order.email == "erased@invalid":
         return
-    context = {
-        "order": order,
-        "kind": kind,
-        "lines": order.lines.select_related("variant__product"),
-        "url": _absolute(reverse("shop_order", args=[order.token])),
-    }
-    _mail("public_order", context, {order.email}, order.language)
+    path = reverse("shop_order", args=[order.token])
+    _order_mail("public_order", order, path, {order.email}, order.language, kind=kind)

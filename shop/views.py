@@ -12,8 +12,6 @@ import datetime
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db import transaction
-from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -21,18 +19,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-from chapters.access import can, get_chapter_for, require
+from chapters.access import get_chapter_for, require
 from chapters.member_files import safe_cell
 from chapters.models import Chapter
 from chapters.services import InvalidAction, NotAllowed
-from shop import forms, selectors, services
+from shop import access, forms, selectors, services
+from shop.capabilities import MANAGE_CATALOGUE, MANAGE_PAYMENTS, MANAGE_STOCK, ORDER_FOR_CHAPTER
 from shop.models import Allowance, Location, Product, ShopSettings
-
-MANAGE_CATALOGUE = services.MANAGE_CATALOGUE
-MANAGE_STOCK = services.MANAGE_STOCK
-MANAGE_ORDERS = services.MANAGE_ORDERS
-ORDER_FOR_CHAPTER = services.ORDER_FOR_CHAPTER
-MANAGE_PAYMENTS = services.MANAGE_PAYMENTS
 
 
 def _render(request, template, context, section=""):
@@ -45,11 +38,19 @@ def _page(request, items, per_page=25):
     return Paginator(items, per_page).get_page(request.GET.get("page"))
 
 
-def _filters(request):
-    """The query string without the page number, for the pagination links."""
-    query = request.GET.copy()
-    query.pop("page", None)
-    return query.urlencode()
+def _list(request, template, form, items, section, per_page=25, **context):
+    """A list page: its filter form, a page of `items`, and whether the filters narrow it (anything
+    in the query string but the page)."""
+    filtered = any(key != "page" for key in request.GET)
+    page = _page(request, items, per_page)
+    return _render(request, template, {"form": form, "page": page, "filtered": filtered, **context}, section)
+
+
+def _order_page(request, template, order, section, **context):
+    """An order's page: its lines, the actions the user may take, and their forms."""
+    lines = order.lines.select_related("variant__product")
+    context = {"order": order, "lines": lines, "cancel_form": forms.CancelForm(prefix="cancel"), **context}
+    return _render(request, template, context, section)
 
 
 def _message(error):
@@ -68,7 +69,7 @@ def home(request):
     """What the user can do with the shop: order for their chapters, follow orders, manage."""
     user = request.user
     order_for = selectors.chapters_to_order_for(user)
-    follows_orders = selectors.may_follow_chapter_orders(user)
+    follows_orders = access.follows_orders(user)
     return _render(
         request,
         "home",
@@ -169,15 +170,10 @@ def photo_add(request, pk):
 def _stock_chapter(request, slug):
     """The chapter whose own stock the page is about (None: national stock), or 404: national
     stock is for national logistics, a chapter's stock also for who orders for that chapter."""
-    user = request.user
     if slug is None:
-        require(user, MANAGE_STOCK)
+        require(request.user, MANAGE_STOCK)
         return None
-    own_place = Location.objects.filter(chapter=OuterRef("pk")).values("pk")[:1]
-    chapter = get_chapter_for(user, slug, chapters=Chapter.objects.annotate(stock_location_id=Subquery(own_place)))
-    if not (can(user, MANAGE_STOCK) or can(user, ORDER_FOR_CHAPTER, chapter)):
-        raise Http404
-    return chapter
+    return access.get_stock_chapter_for(request.user, slug)
 
 
 def _stock_forms(chapter, data=None, posted=None):
@@ -220,7 +216,6 @@ def _stock_page(request, chapter, stock_forms):
             "levels": _page(request, selectors.stock_levels(locations), 100),
             "moves": selectors.stock_moves(locations)[:10],
             "locations": _places(stock_forms["receive"]) if chapter is None else [],
-            "filters": _filters(request),
             **{f"{name}_form": form for name, form in stock_forms.items()},
         },
         "stock",
@@ -234,16 +229,16 @@ def stock(request, slug=None):
 
 
 def _stock_apply(action, actor, chapter, data):
-    """Call the stock service for `action`; a chapter's page works on that chapter's stock."""
+    """Call the stock service for `action`; a chapter's page works on that chapter's stock (the
+    service creates its location if need be, in the transaction of the move)."""
     if action == "depot":
         depot = services.depot_create(actor=actor, name=data["name"], address=data["address"])
         return _("The depot %(name)s was created.") % {"name": depot.name}
-    own = services.chapter_location(chapter) if chapter is not None else None
     if action == "receive":
         services.stock_receive(
             actor=actor,
             variant=data["variant"],
-            location=data.get("location") or own,
+            location=data.get("location") or chapter,
             quantity=data["quantity"],
             reason=data["reason"],
         )
@@ -252,17 +247,16 @@ def _stock_apply(action, actor, chapter, data):
         services.stock_adjust(
             actor=actor,
             variant=data["variant"],
-            location=data.get("location") or own,
+            location=data.get("location") or chapter,
             delta=data["delta"],
             reason=data["reason"],
         )
         return _("The stock was adjusted.")
-    target = data.get("target_location") or services.chapter_location(data["target_chapter"])
-    services.stock_transfer(
+    target = services.stock_transfer(
         actor=actor,
         variant=data["variant"],
-        source=data.get("source") or own,
-        target=target,
+        source=data.get("source") or chapter,
+        target=data.get("target_location") or data["target_chapter"],
         quantity=data["quantity"],
         reason=data["reason"],
     )
@@ -279,10 +273,7 @@ def stock_change(request, action, slug=None):
         raise Http404
     if form.is_valid():
         try:
-            # One unit: a refused move leaves nothing behind, not even the chapter's stock
-            # location that naming it as a target created.
-            with transaction.atomic():
-                done = _stock_apply(action, request.user, chapter, form.cleaned_data)
+            done = _stock_apply(action, request.user, chapter, form.cleaned_data)
         except InvalidAction as error:
             form.add_error(None, _message(error))
         except NotAllowed as error:
@@ -306,12 +297,7 @@ def stock_ledger(request):
     if form.is_valid():
         location, variant = form.cleaned_data["location"], form.cleaned_data["variant"]
     moves = selectors.stock_moves(locations, location=location, variant=variant)
-    return _render(
-        request,
-        "ledger",
-        {"form": form, "page": _page(request, moves, 50), "filters": _filters(request), "locations": locations},
-        "ledger",
-    )
+    return _list(request, "ledger", form, moves, "ledger", 50, locations=locations)
 
 
 # Allowances ---------------------------------------------------------------------------------------
@@ -401,45 +387,29 @@ def chapter_order_new(request, slug):
 @login_required
 def chapter_orders(request):
     user = request.user
-    if not selectors.may_follow_chapter_orders(user):
+    if not access.follows_orders(user):
         raise Http404
-    chapters = Chapter.objects.filter(selectors.chapter_order_scope(user)).order_by("path")
+    chapters = Chapter.objects.filter(access.order_chapters(user)).order_by("path")
     form = forms.ChapterOrderFilterForm(request.GET or None, chapters=chapters)
     status, chapter = "", None
     if form.is_valid():
         status, chapter = form.cleaned_data["status"], form.cleaned_data["chapter"]
     orders = selectors.chapter_orders(user, status=status, chapter=chapter)
-    return _render(
-        request,
-        "chapter_orders",
-        {"form": form, "page": _page(request, orders), "filters": _filters(request)},
-        "orders",
-    )
-
-
-def _chapter_order_for(user, reference):
-    order = selectors.chapter_order(reference)
-    if order is None or not selectors.may_see_chapter_order(user, order):
-        raise Http404
-    return order
+    return _list(request, "chapter_orders", form, orders, "orders")
 
 
 @login_required
 def chapter_order(request, reference):
-    order = _chapter_order_for(request.user, reference)
-    return _render(
+    order = access.get_chapter_order_for(request.user, reference)
+    return _order_page(
         request,
         "chapter_order",
-        {
-            "order": order,
-            "lines": order.lines.select_related("variant__product"),
-            "events": order.events.select_related("actor"),
-            "actions": services.chapter_order_actions(request.user, order),
-            "refuse_form": forms.RefuseForm(prefix="refuse"),
-            "ship_form": forms.ShipForm(prefix="ship"),
-            "cancel_form": forms.CancelForm(prefix="cancel"),
-        },
+        order,
         "orders",
+        events=order.events.select_related("actor"),
+        actions=services.chapter_order_actions(request.user, order),
+        refuse_form=forms.RefuseForm(prefix="refuse"),
+        ship_form=forms.ShipForm(prefix="ship"),
     )
 
 
@@ -458,24 +428,32 @@ CHAPTER_ORDER_ACTIONS = {
 }
 
 
-@login_required
-@require_POST
-def chapter_order_action(request, reference, action):
-    order = _chapter_order_for(request.user, reference)
-    form_class, service, done = CHAPTER_ORDER_ACTIONS[action]
+def _order_action(request, order, actions, action, page):
+    """A button of an order's page: check its form, call its service, say what happened, and go
+    back to the page (`page`, a URL name)."""
+    form_class, service, done = actions[action]
     form = form_class(request.POST, prefix=action) if form_class else None
     if form is not None and not form.is_valid():
         messages.error(request, _("Nothing was changed: %(errors)s") % {"errors": _form_errors(form)})
-        return redirect("shop_chapter_order", reference=order.reference)
+        return redirect(page, reference=order.reference)
+    # A confirmation box guards the action; it is not one of its details.
+    details = {} if form is None or isinstance(form, forms.ConfirmForm) else form.cleaned_data
     try:
-        service(actor=request.user, order=order, **(form.cleaned_data if form else {}))
+        service(actor=request.user, order=order, **details)
     except InvalidAction as error:
         messages.error(request, _message(error))
     except NotAllowed as error:
         raise Http404 from error
     else:
         messages.success(request, done)
-    return redirect("shop_chapter_order", reference=order.reference)
+    return redirect(page, reference=order.reference)
+
+
+@login_required
+@require_POST
+def chapter_order_action(request, reference, action):
+    order = access.get_chapter_order_for(request.user, reference)
+    return _order_action(request, order, CHAPTER_ORDER_ACTIONS, action, "shop_chapter_order")
 
 
 # Public orders ------------------------------------------------------------------------------------
@@ -484,40 +462,23 @@ def chapter_order_action(request, reference, action):
 @login_required
 def public_orders(request):
     user = request.user
-    if not selectors.may_follow_public_orders(user):
+    if not access.follows_orders(user):
         raise Http404
     form = forms.PublicOrderFilterForm(request.GET or None)
     status = form.cleaned_data["status"] if form.is_valid() else ""
-    orders = selectors.public_orders(user, status=status)
-    return _render(
-        request,
-        "public_orders",
-        {"form": form, "page": _page(request, orders), "filters": _filters(request)},
-        "public_orders",
-    )
-
-
-def _public_order_for(user, reference):
-    order = selectors.public_order(user, reference)
-    if order is None:
-        raise Http404
-    return order
+    return _list(request, "public_orders", form, selectors.public_orders(user, status=status), "public_orders")
 
 
 @login_required
 def public_order(request, reference):
-    order = _public_order_for(request.user, reference)
-    return _render(
+    order = access.get_public_order_for(request.user, reference)
+    return _order_page(
         request,
         "public_order",
-        {
-            "order": order,
-            "lines": order.lines.select_related("variant__product"),
-            "actions": selectors.public_order_actions(request.user, order),
-            "cancel_form": forms.CancelForm(prefix="cancel"),
-            "refund_form": forms.ConfirmForm(prefix="refund"),
-        },
+        order,
         "public_orders",
+        actions=selectors.public_order_actions(request.user, order),
+        refund_form=forms.ConfirmForm(prefix="refund"),
     )
 
 
@@ -531,29 +492,15 @@ PUBLIC_ORDER_ACTIONS = {
 @login_required
 @require_POST
 def public_order_action(request, reference, action):
-    order = _public_order_for(request.user, reference)
-    form_class, service, done = PUBLIC_ORDER_ACTIONS[action]
-    form = form_class(request.POST, prefix=action) if form_class else None
-    if form is not None and not form.is_valid():
-        messages.error(request, _("Nothing was changed: %(errors)s") % {"errors": _form_errors(form)})
-        return redirect("shop_public_order", reference=order.reference)
-    details = {"reason": form.cleaned_data["reason"]} if action == "cancel" else {}
-    try:
-        service(actor=request.user, order=order, **details)
-    except InvalidAction as error:
-        messages.error(request, _message(error))
-    except NotAllowed as error:
-        raise Http404 from error
-    else:
-        messages.success(request, done)
-    return redirect("shop_public_order", reference=order.reference)
+    order = access.get_public_order_for(request.user, reference)
+    return _order_action(request, order, PUBLIC_ORDER_ACTIONS, action, "shop_public_order")
 
 
 # Reports ------------------------------------------------------------------------------------------
 
 
 def _require_reports(user):
-    if not (can(user, MANAGE_STOCK) or can(user, MANAGE_ORDERS)):
+    if not access.reads_reports(user):
         raise Http404
 
 

@@ -281,6 +281,8 @@ def stripe_webhook(request):
         outcome = services.stripe_event_apply(event)
     except RequestDataTooBig:
         return JsonResponse({"error": "too_large"}, status=413)
+    except payments.UnreadableEvent:
+        return JsonResponse({"error": "unreadable"}, status=400)
     except DataError:
         # A value PostgreSQL refuses (a NUL, NaN in JSON, an id longer than Stripe's): a retry
         # would fail the same way, so this is no outage.

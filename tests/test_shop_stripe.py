@@ -337,3 +337,17 @@ def test_without_stripe_the_webhook_says_so(alpha, anonymous):
 
 def test_the_webhook_refuses_other_methods(shop):
     assert shop["client"].get(WEBHOOK).status_code == 405
+
+
+def test_a_signed_body_that_is_not_utf8_is_refused_as_unreadable_and_stores_nothing(shop, fake):
+    """Found by the fuzz suite: a body that is not UTF-8, with a valid signature over its bytes."""
+    session_id, _completed = paid_order(shop, fake)
+    payload = b"\x80"
+    response = shop["client"].post(
+        WEBHOOK, data=payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=sign(payload, WEBHOOK_SECRET)
+    )
+    assert response.status_code == 400
+    assert response.json() == {"error": "unreadable"}
+    with schema_context("alpha"):
+        assert not StripeEvent.objects.exists()
+        assert PublicOrder.objects.get(stripe_session_id=session_id).status == PublicOrder.Status.PENDING_PAYMENT

@@ -3,7 +3,6 @@
 import csv
 import io
 from types import SimpleNamespace
-from unittest import mock
 
 import pytest
 from django.core import mail
@@ -26,6 +25,7 @@ from shop.models import (
     StockMove,
     Variant,
 )
+from shop.stripe_fake import FakeStripe
 from shop.templatetags.shop_tags import money
 from tests.helpers import run_tasks
 
@@ -407,11 +407,17 @@ def test_order_lists_follow_who_sees_what_and_filter(tree, shop):
 
 
 def test_order_lists_are_paginated_with_their_filters(tree, shop):
+    """The page links (includes/pagination.html) keep every filter and replace only the page."""
     for _ in range(26):
         order_leaflets(tree, shop, quantity=1)
-    listing = page(client_of(tree, "logistics"), "/app/shop/orders/?status=requested")
+    logistics = client_of(tree, "logistics")
+    listing = page(logistics, "/app/shop/orders/?status=requested&chapter=lille")
     assert "Page 1 of 2" in listing
-    assert "?status=requested&amp;chapter=&amp;page=2" in listing or "?status=requested&amp;page=2" in listing
+    assert 'href="?status=requested&amp;chapter=lille&amp;page=2" rel="next"' in listing
+    second = page(logistics, "/app/shop/orders/?status=requested&page=2&chapter=lille")
+    assert "Page 2 of 2" in second
+    assert 'href="?status=requested&amp;page=1&amp;chapter=lille" rel="prev"' in second
+    assert 'rel="next"' not in second
 
 
 # Catalogue ----------------------------------------------------------------------------------------
@@ -757,7 +763,44 @@ def test_logistics_cancel_a_collect_order_with_a_reason(tree, shop):
     assert order.reference in page(logistics, "/app/shop/public-orders/?status=cancelled")
 
 
-def test_a_card_order_is_refunded_only_after_confirmation(tree, shop):
+def connect_stripe(tree, secret_key, webhook_secret):
+    with schema_context("alpha"):
+        services.settings_save(
+            actor=tree.people["organiser"].user,
+            currency="EUR",
+            collect_at_chapters=True,
+            shop_contact="",
+            publishable_key="pk_test_views",
+            secret_key=secret_key,
+            webhook_secret=webhook_secret,
+        )
+
+
+@pytest.fixture
+def stripe_fake(tree, settings):
+    """Alpha's Stripe account on the local fake (shop/stripe_fake.py), which keeps every request."""
+    fake = FakeStripe(deliver=False).start()
+    account = fake.add_account("sk_test_views_0123456789", "", "whsec_views_0123456789")
+    settings.STRIPE_API_BASE = fake.url
+    connect_stripe(tree, account.secret_key, account.webhook_secret)
+    yield fake
+    fake.stop()
+
+
+def paid_on_stripe(fake, amount):
+    """A checkout session paid on the fake; its payment intent."""
+    account = next(iter(fake.accounts.values()))
+    line = {"quantity": "1", "price_data": {"currency": "eur", "unit_amount": str(amount)}}
+    session = fake.session_create(account, {"line_items": [line], "success_url": "http://alpha.localhost/"})
+    return fake.session_pay(session["id"])["payment_intent"]
+
+
+def refund_requests(fake):
+    return [(request.params, request.idempotency_key) for request in fake.requests if request.path == "/v1/refunds"]
+
+
+def test_a_card_order_is_refunded_only_after_confirmation(tree, shop, stripe_fake):
+    payment_intent = paid_on_stripe(stripe_fake, 1500)
     with schema_context("alpha"):
         order = PublicOrder.objects.create(
             reference="P-CARDPAID",
@@ -769,24 +812,23 @@ def test_a_card_order_is_refunded_only_after_confirmation(tree, shop):
             address="1 rue de la Paix",
             source=shop.warehouse,
             total=1500,
-            stripe_payment_intent="pi_123",
+            stripe_payment_intent=payment_intent,
             paid=timezone.now(),
         )
     logistics = client_of(tree, "logistics")
     assert "Refund the order" in page(logistics, f"/app/shop/public-orders/{order.reference}/")
-    with mock.patch("shop.payments.refund_create") as refund:
-        logistics.post(f"/app/shop/public-orders/{order.reference}/refund/")
-        assert not refund.called
-        assert refreshed(order).status == "fulfilled"
-        logistics.post(f"/app/shop/public-orders/{order.reference}/refund/", {"refund-confirm": "on"})
-        refund.assert_called_once_with(payment_intent="pi_123", reference="P-CARDPAID")
+    logistics.post(f"/app/shop/public-orders/{order.reference}/refund/")
+    assert refund_requests(stripe_fake) == []
+    assert refreshed(order).status == "fulfilled"
+    logistics.post(f"/app/shop/public-orders/{order.reference}/refund/", {"refund-confirm": "on"})
+    assert refund_requests(stripe_fake) == [({"payment_intent": payment_intent}, "refund-P-CARDPAID")]
+    _account, refunded = stripe_fake.events[-1]
+    assert (refunded["type"], refunded["data"]["object"]["payment_intent"]) == ("charge.refunded", payment_intent)
     assert refreshed(order).status == "refunded"
     assert "Refund the order" not in page(logistics, f"/app/shop/public-orders/{order.reference}/")
 
 
-def test_a_refund_stripe_refuses_changes_nothing(tree, shop):
-    from shop.payments import PaymentError
-
+def test_a_refund_stripe_refuses_changes_nothing(tree, shop, stripe_fake):
     with schema_context("alpha"):
         order = PublicOrder.objects.create(
             reference="P-CARDFAIL",
@@ -797,12 +839,13 @@ def test_a_refund_stripe_refuses_changes_nothing(tree, shop):
             email="card@example.org",
             source=shop.warehouse,
             total=1500,
-            stripe_payment_intent="pi_456",
+            stripe_payment_intent="pi_456",  # a payment Stripe does not know: it answers 404
         )
     logistics = client_of(tree, "logistics")
-    with mock.patch("shop.payments.refund_create", side_effect=PaymentError("down")):
-        response = logistics.post(f"/app/shop/public-orders/{order.reference}/refund/", {"refund-confirm": "on"})
+    response = logistics.post(f"/app/shop/public-orders/{order.reference}/refund/", {"refund-confirm": "on"})
     assert "Stripe refused the refund or could not be reached" in page(logistics, response["Location"])
+    assert refund_requests(stripe_fake) == [({"payment_intent": "pi_456"}, "refund-P-CARDFAIL")]
+    assert stripe_fake.events == []  # no charge.refunded
     assert refreshed(order).status == "fulfilled"
 
 
@@ -913,16 +956,7 @@ def test_stripe_secrets_are_never_shown_back(tree, shop):
 
 
 def test_disconnecting_stripe_needs_a_confirmation(tree, shop):
-    with schema_context("alpha"):
-        services.settings_save(
-            actor=tree.people["organiser"].user,
-            currency="EUR",
-            collect_at_chapters=True,
-            shop_contact="",
-            publishable_key="pk_test_x",
-            secret_key="sk_test_123456",
-            webhook_secret="whsec_123456",
-        )
+    connect_stripe(tree, "sk_test_123456", "whsec_123456")
     organiser = client_of(tree, "organiser")
     organiser.post("/app/shop/settings/disconnect-stripe/")
     with schema_context("alpha"):

@@ -135,6 +135,8 @@ JSON_REGRESSIONS = {
         (b'{"id": "' + b"x" * 3_000_000 + b'"}', "application/json"),
         # Signed, so past the signature check: the payload's json.loads raised RecursionError.
         (b"[" * 5000 + b"]" * 5000, "application/json"),
+        # Not UTF-8, with a valid signature over its bytes (the deep profile): 400 "unreadable".
+        (b"\x80", "application/json"),
     ],
 }
 
