@@ -39,10 +39,6 @@ def invitations_send(*, actor, emails, build_url, organisation_name):
     return invitations, sorted(existing)
 
 
-def invitation_revoke(*, invitation):
-    invitation.delete()
-
-
 def invitation_accept(*, invitation, full_name, password):
     """Create the invited account, its email already verified (the link proved it)."""
     with transaction.atomic():

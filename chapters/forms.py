@@ -163,6 +163,8 @@ class ChapterInvitationForm(InvitationForm):
         ),
     )
 
-    def __init__(self, *args, chapters, **kwargs):
+    def __init__(self, *args, chapters, organisation_wide, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["chapter"].queryset = chapters
+        # An invitation into no chapter is the organisation's: only for who invites organisation-wide.
+        self.fields["chapter"].required = not organisation_wide

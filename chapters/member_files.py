@@ -129,3 +129,48 @@ def safe_cell(value):
     if PHONE.fullmatch(text):  # +33612345678 is a number, not a formula
         return text
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+EXPORT_COLUMNS = [
+    "email",
+    "full_name",
+    "phone",
+    "address",
+    "postcode",
+    "city",
+    "chapter",
+    "primary",
+    "since",
+    "skills",
+    "interests",
+]
+
+
+def write_members(out, memberships, *, shows_contact):
+    """Write the memberships to `out` as CSV, contact columns only where shows_contact(membership);
+    returns the number of members written."""
+    out.write("\ufeff")  # so that spreadsheet applications read UTF-8
+    writer = csv.writer(out)
+    writer.writerow(EXPORT_COLUMNS)
+    written = 0
+    for membership in memberships.iterator(chunk_size=2000):
+        member = membership.user
+        contact = shows_contact(membership)
+        writer.writerow(
+            safe_cell(value)
+            for value in [
+                member.email if contact else "",
+                member.get_full_name(),
+                member.phone if contact else "",
+                member.address if contact else "",
+                member.postcode,
+                member.city,
+                membership.chapter.slug,
+                "yes" if membership.is_primary else "",
+                membership.started.date().isoformat() if membership.started else "",
+                ", ".join(member.skills),
+                ", ".join(member.interests),
+            ]
+        )
+        written += 1
+    return written

@@ -6,7 +6,8 @@ from django.db.models import Count, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Concat
 from django.utils.functional import cached_property
 
-from accounts.models import User, fold
+from accounts.models import Invitation, User, fold
+from chapters import scope
 from chapters.access import can, chapters_where
 from chapters.models import AuditEntry, Chapter, Membership, RoleAssignment
 
@@ -207,3 +208,14 @@ def role_holders(capability, chapter):
         role_assignments__chapter__path__in=ancestor_paths,
         role_assignments__role__capabilities__contains=[capability],
     ).distinct()
+
+
+def pending_invitations():
+    """Invitations not yet accepted (nor revoked: a revoked one is deleted)."""
+    return Invitation.objects.filter(accepted__isnull=True).select_related("invited_by", "chapter_invitation__chapter")
+
+
+def pending_invitations_for(user):
+    """The pending invitations the user looks after: into the chapters where they may invite (and
+    those below), and the organisation's own, into no chapter, for who may invite organisation-wide."""
+    return scope.within(pending_invitations(), user, "chapters.invite_members").order_by("-created", "-pk")

@@ -16,8 +16,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts import services as account_services
-from chapters import signals
-from chapters.access import can, can_anywhere, forget_grants
+from accounts.models import Invitation
+from chapters import member_files, scope, signals
+from chapters.access import can, can_anywhere, forget_grants, granted_at
 from chapters.capabilities import CAPABILITIES
 from chapters.models import (
     Announcement,
@@ -571,8 +572,30 @@ def members_import(*, actor, rows):
                 )
                 _ensure_primary(user)
                 counts["joined"] += 1
-        audit(actor=actor, action="members.imported", **counts)
+        chapters = sorted({row.values["chapter"].slug for row in rows})
+        audit(actor=actor, action="members.imported", chapters=chapters, **counts)
     return counts
+
+
+def members_export(*, actor, out):
+    """Write to `out`, as CSV, the active members of the chapters where the actor holds
+    chapters.export_members (and below), their contact columns only where the actor also holds
+    chapters.view_contact_details. Audited ("members.exported"): which chapters, how many rows."""
+    if not can_anywhere(actor, "chapters.export_members"):
+        raise NotAllowed("chapters.export_members")
+    memberships = (
+        scope.within(Membership.objects.filter(status=Membership.Status.ACTIVE), actor, "chapters.export_members")
+        .select_related("user", "chapter")
+        .order_by("chapter__path", "user__full_name")
+    )
+    rows = member_files.write_members(
+        out, memberships, shows_contact=lambda m: can(actor, "chapters.view_contact_details", m.chapter)
+    )
+    roots = list(granted_at(actor, "chapters.export_members").order_by("path"))
+    # Filed under the chapter when there is one, so that its own audit readers see it too.
+    where = roots[0] if len(roots) == 1 else None
+    audit(actor=actor, action="members.exported", chapter=where, chapters=[c.slug for c in roots], rows=rows)
+    return rows
 
 
 # Chapter space ---------------------------------------------------------------------------------------
@@ -667,14 +690,11 @@ def document_delete(*, actor, document):
 
 def invitations_send(*, actor, emails, chapter, build_url, organisation_name):
     """Invite people by email, into `chapter` when one is given (chapters.invite_members there;
-    anywhere otherwise). People already in the organisation are added to the chapter at once.
+    organisation-wide for an invitation into no chapter, which national organisers look after).
+    People already in the organisation are added to the chapter at once.
     Returns (invitations sent, emails added to the chapter, emails already there or in the
     organisation)."""
-    if chapter is None:
-        if not can_anywhere(actor, "chapters.invite_members"):
-            raise NotAllowed("chapters.invite_members")
-    else:
-        _require(actor, "chapters.invite_members", chapter)
+    _require(actor, "chapters.invite_members", chapter)  # into no chapter: organisation-wide
     added, already = [], []
     with transaction.atomic():
         sent, existing = account_services.invitations_send(
@@ -701,6 +721,21 @@ def invitations_send(*, actor, emails, chapter, build_url, organisation_name):
             already = list(existing)
         audit(actor=actor, action="invitations.sent", chapter=chapter, count=len(sent))
     return sent, added, already
+
+
+def invitation_revoke(*, actor, invitation):
+    """Revoke a pending invitation: its link stops working. Needs chapters.invite_members on the
+    chapter it invites into (organisation-wide for an invitation into no chapter). Locks the
+    invitation, so that it is not revoked while being accepted; audited ("invitation.revoked")."""
+    target = ChapterInvitation.objects.filter(invitation=invitation).select_related("chapter").first()
+    chapter = target.chapter if target else None
+    _require(actor, "chapters.invite_members", chapter)
+    with transaction.atomic():
+        pending = Invitation.objects.select_for_update().filter(pk=invitation.pk, accepted__isnull=True).first()
+        if pending is None:
+            raise InvalidAction(_("This invitation was already used or revoked."))
+        pending.delete()
+        audit(actor=actor, action="invitation.revoked", chapter=chapter, email=invitation.email)
 
 
 def invitation_accept(*, invitation, full_name, password):

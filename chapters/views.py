@@ -1,7 +1,6 @@
 """The member web app (/app/): dashboard, chapters, their coordination, roles, audit log."""
 
 import copy
-import csv
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login, logout
@@ -36,8 +35,8 @@ from chapters.forms import (
     offer,
 )
 from chapters.markdown import render_markdown
-from chapters.member_files import safe_cell
 from chapters.models import Announcement, Chapter, Document, Membership, Role, RoleAssignment
+from chapters.scope import get_within
 from config.csp import serve_as_file
 
 
@@ -438,7 +437,11 @@ def invitations(request):
     if not can_anywhere(user, "chapters.invite_members"):
         raise Http404
     reachable = Chapter.objects.filter(chapters_where(user, "chapters.invite_members"), archived__isnull=True)
-    form = ChapterInvitationForm(request.POST or None, chapters=reachable.order_by("path"))
+    form = ChapterInvitationForm(
+        request.POST or None,
+        chapters=reachable.order_by("path"),
+        organisation_wide=can(user, "chapters.invite_members"),
+    )
     if request.method == "POST" and form.is_valid():
         sent, added, already = services.invitations_send(
             actor=user,
@@ -454,10 +457,7 @@ def invitations(request):
         if already:
             messages.info(request, _("Already members, not invited: %(emails)s") % {"emails": ", ".join(already)})
         return redirect("invitations")
-    pending = Invitation.objects.filter(accepted__isnull=True).select_related(
-        "invited_by", "chapter_invitation__chapter"
-    )
-    page = Paginator(pending, 25).get_page(request.GET.get("page"))
+    page = Paginator(selectors.pending_invitations_for(user), 25).get_page(request.GET.get("page"))
     return render(request, "chapters/invitations.html", {"form": form, "page": page, "now": timezone.now()})
 
 
@@ -487,11 +487,13 @@ def invitation_accept(request, token):
 @login_required
 @require_POST
 def invitation_revoke(request, pk):
-    if not can_anywhere(request.user, "chapters.invite_members"):
-        raise Http404
-    invitation = get_object_or_404(Invitation, pk=pk, accepted__isnull=True)
-    account_services.invitation_revoke(invitation=invitation)
-    messages.success(request, _("The invitation to %(email)s was revoked.") % {"email": invitation.email})
+    invitation = get_within(selectors.pending_invitations(), request.user, "chapters.invite_members", pk=pk)
+    try:
+        services.invitation_revoke(actor=request.user, invitation=invitation)
+    except (services.InvalidAction, services.NotAllowed) as error:
+        _refusal(request, error)
+    else:
+        messages.success(request, _("The invitation to %(email)s was revoked.") % {"email": invitation.email})
     return redirect("invitations")
 
 
@@ -535,8 +537,6 @@ def directory(request):
             if sees_all or member.show_address
             else member.city
         )
-    filters = request.GET.copy()
-    filters.pop("page", None)
     return render(
         request,
         "chapters/directory.html",
@@ -547,7 +547,6 @@ def directory(request):
             "query": request.GET.get("q", ""),
             "skill": request.GET.get("skill", ""),
             "interest": request.GET.get("interest", ""),
-            "filters": filters.urlencode(),
         },
     )
 
@@ -592,57 +591,12 @@ def erase_account(request):
 
 @login_required
 def members_export(request):
-    """CSV of the active members of the chapters where the user holds chapters.export_members;
-    contact columns only where they also hold chapters.view_contact_details."""
-    user = request.user
-    if not can_anywhere(user, "chapters.export_members"):
+    """CSV of the members of the chapters where the user may export them (see the service)."""
+    if not can_anywhere(request.user, "chapters.export_members"):
         raise Http404
-    memberships = (
-        Membership.objects.filter(
-            status=Membership.Status.ACTIVE,
-            chapter__in=Chapter.objects.filter(chapters_where(user, "chapters.export_members")),
-        )
-        .select_related("user", "chapter")
-        .order_by("chapter__path", "user__full_name")
-    )
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="members.csv"'
-    response.write("\ufeff")  # so that spreadsheet applications read UTF-8
-    writer = csv.writer(response)
-    writer.writerow(
-        [
-            "email",
-            "full_name",
-            "phone",
-            "address",
-            "postcode",
-            "city",
-            "chapter",
-            "primary",
-            "since",
-            "skills",
-            "interests",
-        ]
-    )
-    for membership in memberships.iterator(chunk_size=2000):
-        member = membership.user
-        contact = can(user, "chapters.view_contact_details", membership.chapter)
-        writer.writerow(
-            safe_cell(value)
-            for value in [
-                member.email if contact else "",
-                member.get_full_name(),
-                member.phone if contact else "",
-                member.address if contact else "",
-                member.postcode,
-                member.city,
-                membership.chapter.slug,
-                "yes" if membership.is_primary else "",
-                membership.started.date().isoformat() if membership.started else "",
-                ", ".join(member.skills),
-                ", ".join(member.interests),
-            ]
-        )
+    services.members_export(actor=request.user, out=response)
     return response
 
 

@@ -24,3 +24,12 @@ class ChatConfig(AppConfig):
 
         membership_ended.connect(access_changed, dispatch_uid="chat.membership_ended")
         role_revoked.connect(access_changed, dispatch_uid="chat.role_revoked")
+
+        from chapters import scope
+        from chat import models
+
+        scope.register(models.Room)
+        for model in (models.Message, models.RoomMember, models.Mute, models.ChatEvent):
+            scope.register(model, "room__chapter")
+        for model in (models.Reaction, models.Mention, models.Report):
+            scope.register(model, "message__room__chapter")

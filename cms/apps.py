@@ -54,3 +54,9 @@ class CmsConfig(AppConfig):
             signal.connect(_purge, dispatch_uid=f"cms.purge.{id(signal)}")
         post_migrate.connect(_starter_site, sender=self, dispatch_uid="cms.starter_site")
         register_personal_data("website", collect=services.personal_data, erase=services.personal_data_erase)
+
+        from chapters import scope
+        from cms import models
+
+        scope.register(models.ChapterPage)
+        scope.register(models.Signup)  # a join request into a chapter (a petition signature has none)

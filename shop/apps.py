@@ -28,3 +28,16 @@ class ShopConfig(AppConfig):
             administrative=True,
         )
         register_personal_data("shop", collect=services.personal_data, erase=services.personal_data_erase)
+
+        from chapters import scope
+        from shop import models
+
+        # The warehouse and depots belong to no chapter: the organisation's own.
+        for model in (models.Location, models.Allowance, models.ChapterOrder):
+            scope.register(model)
+        scope.register(models.StockLevel, "location__chapter")
+        scope.register(models.StockMove, "from_location__chapter", "to_location__chapter")
+        scope.register(models.ChapterOrderLine, "order__chapter")
+        scope.register(models.ChapterOrderEvent, "order__chapter")
+        scope.register(models.PublicOrder, "collect_chapter")
+        scope.register(models.PublicOrderLine, "order__collect_chapter")
