@@ -5,7 +5,7 @@ holds an administrative capability (chapters.capabilities.ADMINISTRATIVE: roles,
 chapters, the audit log, exports, payments, refunds, the whole website) must: until they have
 one, the member app, the site editor and the admin send them to set it up, and while they hold
 such a capability they cannot turn it off. MFA_REQUIRED_FOR_ADMINISTRATORS (on in production)
-switches the requirement. Secrets are stored encrypted (tenants.crypto).
+switches the requirement. Secrets are stored encrypted (tenancy.crypto).
 """
 
 from allauth.mfa.adapter import DefaultMFAAdapter

@@ -37,7 +37,7 @@ from chapters.forms import (
 from chapters.markdown import render_markdown
 from chapters.models import Announcement, Chapter, Document, Membership, Role, RoleAssignment
 from chapters.scope import get_within
-from config.csp import serve_as_file
+from tenancy.responses import serve_as_file
 
 
 def _refusal(request, error):

@@ -26,7 +26,7 @@ from wagtail.models import Locale, Page, Site
 from cms import cache, services, spam
 from cms.forms import SignupForm
 from cms.models import OrganisationSettings, Signup
-from config.csp import serve_as_file
+from tenancy.responses import serve_as_file
 
 # Wagtail's public media: images and their renditions. Documents go through Wagtail's own view,
 # which checks their privacy, and chapters' files through the member app's access-checked views.

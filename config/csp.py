@@ -54,16 +54,6 @@ def admin_policy():
     return policy
 
 
-# Uploaded content: nothing in it runs, and it cannot be framed or submit anything.
-FILE_POLICY = {"default-src": [NONE], "img-src": [SELF], "style-src": [UNSAFE_INLINE], "sandbox": True}
-
-
-def serve_as_file(response):
-    """Mark a response that carries an uploaded file: it gets FILE_POLICY."""
-    response._csp_config = FILE_POLICY
-    return response
-
-
 def platform_policy():
     """The platform's own site hands a new organisation's founder over to its subdomain, which
     form-action must allow (it governs where a form's redirects lead too)."""

@@ -20,9 +20,7 @@ from django.http import HttpResponse
 from django.template import loader
 from django.views.defaults import server_error
 
-from tenancy.errors import DATABASE_UNREACHABLE
-
-RETRY_AFTER_SECONDS = 10
+from tenancy.errors import DATABASE_UNREACHABLE, RETRY_AFTER_SECONDS
 
 
 def handler500(request):

@@ -426,7 +426,7 @@ class ShopSettings(models.Model):
 
     currency = models.CharField(_("currency"), max_length=3, default="EUR", validators=[CURRENCY])
     stripe_publishable_key = models.CharField(_("Stripe publishable key"), max_length=255, blank=True)
-    stripe_secret_key = models.TextField(blank=True)  # encrypted (tenants.crypto), never shown back
+    stripe_secret_key = models.TextField(blank=True)  # encrypted (tenancy.crypto), never shown back
     stripe_webhook_secret = models.TextField(blank=True)  # encrypted
     stripe_secret_hint = models.CharField(max_length=40, blank=True)  # "sk_test_…4242"
     stripe_webhook_hint = models.CharField(max_length=40, blank=True)

@@ -20,9 +20,9 @@ from django.views.decorators.http import require_POST
 
 from chapters.models import Chapter
 from chapters.services import InvalidAction
-from config.errors import RETRY_AFTER_SECONDS
 from shop import payments, services
 from shop.models import Product, PublicOrder, ShopSettings, StockLevel, Variant
+from tenancy.errors import RETRY_AFTER_SECONDS
 
 log = logging.getLogger(__name__)
 

@@ -4,3 +4,5 @@ connections), wherever the caller was: the worker waits it out, the web's error 
 from django.db import InterfaceError, OperationalError
 
 DATABASE_UNREACHABLE = (OperationalError, InterfaceError)
+# How long whoever met an outage should wait before trying again (a 503's Retry-After).
+RETRY_AFTER_SECONDS = 10

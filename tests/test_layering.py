@@ -39,14 +39,6 @@ RULES = [
     (APPS, {"config", "tests", "bench"}, "no app imports config, tests or bench, which sit above every app"),
 ]
 
-# Upward imports of config that predate this test, each a small helper that belongs lower down;
-# (package, module imported). Out of the scope of the change that brought the test: do not add to it.
-KNOWN_UPWARD = {
-    ("chapters", "config.csp"),  # serve_as_file: how an uploaded file is sent back
-    ("cms", "config.csp"),
-    ("shop", "config.errors"),  # RETRY_AFTER_SECONDS of the outage page
-}
-
 
 def imported_modules(source, module):
     """(line, absolute module name) of every import in `source`, at any depth, for the module
@@ -79,7 +71,7 @@ def violations():
         importer = module.split(".")[0]
         for line, name in imported_modules(source, module):
             imported = name.split(".")[0]
-            if imported not in OURS or imported == importer or (importer, name) in KNOWN_UPWARD:
+            if imported not in OURS or imported == importer:
                 continue
             for importers, forbidden, rule in RULES:
                 if importer in importers and imported in forbidden:
