@@ -194,7 +194,8 @@ def message_edit(*, actor, message, body):
 
 def message_delete(*, actor, message):
     """The author, or a moderator of the room's chapter, deletes a message: it stays in place as
-    "message deleted", its text gone (deleting it again changes nothing). Locks nothing. Sends
+    "message deleted", its text gone (deleting it again changes nothing). Locks nothing. A
+    moderator deleting someone else's message is audited ("chat.message_deleted"). Sends
     "message.deleted" to the room."""
     if not can_delete(actor, message):
         raise ChatError("forbidden", _("You cannot delete this message."))
@@ -204,6 +205,16 @@ def message_delete(*, actor, message):
         message.body, message.deleted = "", timezone.now()
         message.save(update_fields=["body", "deleted"])
         _message_event(message, "message.deleted")
+        if message.author_id != actor.pk:
+            room = message.room
+            audit(
+                actor=actor,
+                action="chat.message_deleted",
+                subject=message.author,
+                chapter=room.chapter,
+                room=room.pk,
+                message=message.pk,
+            )
     return message
 
 
@@ -380,17 +391,19 @@ def report_file(*, actor, message, reason, note=""):
 def report_handle(*, actor, report, outcome, delete_message=False, mute_minutes=None, note=""):
     """A moderator of the room's chapter resolves a report (optionally deleting the message and
     muting its author, as message_delete and mute_impose do) or dismisses it. Every open report on
-    the same message is closed with it. Locks nothing: only reports still open are closed.
-    Audited ("chat.report_resolved" or "chat.report_dismissed"); sends the events of the deletion
-    and the mute, if any."""
+    the same message is closed with it. Locks the report, so that two moderators answering it at
+    once do not both act: the second is told someone handled it already. Audited
+    ("chat.report_resolved" or "chat.report_dismissed"); sends the events of the deletion and the
+    mute, if any."""
     room = report.message.room
     _require_moderator(actor, room)
     if outcome not in (Report.Status.RESOLVED, Report.Status.DISMISSED):
         raise ChatError("bad_outcome", _("Resolve or dismiss the report."))
-    if report.status != Report.Status.OPEN:
-        raise ChatError("already_handled", _("Someone handled this report already."))
     _no_nul(note or "")
     with transaction.atomic():
+        report = Report.objects.select_for_update().select_related("message__room__chapter").get(pk=report.pk)
+        if report.status != Report.Status.OPEN:
+            raise ChatError("already_handled", _("Someone handled this report already."))
         if outcome == Report.Status.RESOLVED and delete_message:
             message_delete(actor=actor, message=report.message)
         if outcome == Report.Status.RESOLVED and mute_minutes and report.message.author:

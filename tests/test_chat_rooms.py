@@ -468,3 +468,18 @@ def test_another_organisations_member_reaches_nothing_of_alphas_chat(tree, other
         assert report.status == "open"
         assert not Mute.objects.exists()
         assert not Room.objects.filter(kind="direct").exists()
+
+
+def test_a_moderator_deleting_someone_elses_message_is_audited_an_author_deleting_their_own_is_not(tree):
+    from chapters.models import AuditEntry
+
+    room = chapter_room(tree)
+    own = post(tree.people["lille_member"], f"rooms/{room.pk}/messages/", {"body": "oups"}).json()["message"]
+    theirs = post(tree.people["lille_member"], f"rooms/{room.pk}/messages/", {"body": "hors sujet"}).json()["message"]
+    assert post(tree.people["lille_member"], f"messages/{own['id']}/delete/").status_code == 200
+    assert post(tree.people["parent_coordinator"], f"messages/{theirs['id']}/delete/").status_code == 200
+    with schema_context("alpha"):
+        entries = list(AuditEntry.objects.filter(action="chat.message_deleted"))
+        assert [(e.actor.email, e.subject.email, e.chapter.slug, e.details["message"]) for e in entries] == [
+            ("parent_coordinator@alpha.example", "lille_member@alpha.example", "lille", theirs["id"])
+        ]
