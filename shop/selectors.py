@@ -172,7 +172,11 @@ def public_order_actions(user, order):
     actions = []
     if access.handles_orders_of(user, chapter) and order.status in (statuses.PAID, statuses.TO_COLLECT):
         actions.append("fulfil")
-    if can(user, MANAGE_ORDERS, chapter) and order.status in (statuses.PENDING_PAYMENT, statuses.TO_COLLECT):
+    # The collecting chapter cancels an order whose buyer never came; only logistics a card payment
+    # still under way (public_order_cancel).
+    if (order.status == statuses.TO_COLLECT and access.handles_orders_of(user, chapter)) or (
+        order.status == statuses.PENDING_PAYMENT and can(user, MANAGE_ORDERS, chapter)
+    ):
         actions.append("cancel")
     if (
         can(user, MANAGE_ORDERS)

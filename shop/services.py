@@ -836,6 +836,8 @@ def public_order_cancel(*, actor, order, reason=""):
     if not handles_orders_of(actor, order.collect_chapter):
         raise NotAllowed(MANAGE_ORDERS)
     if order.status == PublicStatus.PENDING_PAYMENT:
+        if not can(actor, MANAGE_ORDERS, order.collect_chapter):  # a payment under way: logistics'
+            raise NotAllowed(MANAGE_ORDERS)
         order = public_order_cancel_checkout(order=order)
         if order.status == PublicStatus.PENDING_PAYMENT:
             raise InvalidAction(_("Stripe could not close the payment page; try again in a moment."))
@@ -845,7 +847,13 @@ def public_order_cancel(*, actor, order, reason=""):
         )
         if not changed:
             raise InvalidAction(_("Only an order awaiting payment or collection can be cancelled."))
-    audit(actor=actor, action="shop.public_order_cancel", order=order.reference, reason=reason)
+    audit(
+        actor=actor,
+        action="shop.public_order_cancel",
+        chapter=order.collect_chapter,
+        order=order.reference,
+        reason=reason,
+    )
     return order
 
 

@@ -736,7 +736,6 @@ def test_the_chapter_hands_over_a_collect_order(tree, shop):
     assert "Sam Supporter" in detail
     assert "€30.00" in detail
     assert "Handed over and paid" in detail
-    assert "Cancel the order" not in detail, "cancelling is for logistics"
     coordinator.post(f"/app/shop/public-orders/{order.reference}/fulfil/")
     assert refreshed(order).status == "fulfilled"
     assert level(shop.tshirt_m, shop.warehouse) == (18, 0)
@@ -1037,3 +1036,14 @@ def test_no_shop_page_answers_500(tree, shop, persona):
             assert response.status_code < 500, (persona, method.__name__, path)
     with schema_context("alpha"):
         assert StockMove.objects.filter(kind="adjustment").count() == 0
+
+
+def test_the_collecting_chapters_coordinator_is_offered_to_cancel_an_order_never_collected(tree, shop):
+    order = place_collect_order(tree, shop)
+    coordinator = client_of(tree, "coordinator")
+    assert f"/app/shop/public-orders/{order.reference}/cancel/" in page(
+        coordinator, f"/app/shop/public-orders/{order.reference}/"
+    )
+    coordinator.post(f"/app/shop/public-orders/{order.reference}/cancel/", {"cancel-reason": "Never came"})
+    assert refreshed(order).status == "cancelled"
+    assert level(shop.tshirt_m, shop.warehouse) == (20, 0)
