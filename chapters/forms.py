@@ -1,11 +1,23 @@
 from django import forms
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
+from wagtail.images.fields import WagtailImageField
 
 from accounts.forms import InvitationForm
 from accounts.models import User
 from chapters.capabilities import CAPABILITIES
 from chapters.models import Chapter, Role
+
+
+class ReadableImageField(WagtailImageField):
+    """Wagtail's image field reads the format from the first bytes, then the size with Pillow,
+    which raises on a file cut short after those bytes: that is a form error, not a crash."""
+
+    def to_python(self, data):
+        try:
+            return super().to_python(data)
+        except (OSError, SyntaxError, ValueError) as error:  # Pillow's UnidentifiedImageError is an OSError
+            raise forms.ValidationError(_("This file is not an image we can read."), code="unreadable") from error
 
 
 def offer(field, objects):

@@ -1,8 +1,17 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from wagtail.images.forms import BaseImageForm
 
+from chapters.forms import ReadableImageField
 from cms import spam
 from cms.selectors import joinable_chapters
+
+
+class ImageForm(BaseImageForm):
+    """The editors' image form (WAGTAILIMAGES_IMAGE_FORM_BASE), single and multiple upload: a file
+    cut short is refused with a message instead of a server error."""
+
+    file = ReadableImageField(label=_("File"))
 
 
 class SignupForm(forms.Form):

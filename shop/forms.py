@@ -6,9 +6,8 @@ from decimal import Decimal
 from django import forms
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
-from wagtail.images.fields import WagtailImageField
 
-from chapters.forms import ChapterChoiceField, offer
+from chapters.forms import ChapterChoiceField, ReadableImageField, offer
 from chapters.models import Chapter
 from shop.models import CURRENCY, ChapterOrder, Location, Product, PublicOrder, Variant
 from shop.services import MAX_LINE_QUANTITY
@@ -168,7 +167,7 @@ class VariantForm(forms.Form):
 
 
 class PhotoForm(forms.Form):
-    image = WagtailImageField(label=_("Photo"))
+    image = ReadableImageField(label=_("Photo"))
 
 
 # Stock --------------------------------------------------------------------------------------------

@@ -135,9 +135,11 @@ class StockShort(InvalidAction):
 
 
 def _moves(moves, *, actor=None, reason="", chapter_order=None, public_order=None):
-    """Apply ledger moves atomically: lock the levels, check, write. Raises StockShort."""
+    """Apply ledger moves atomically: lock the levels, check, write. Raises StockShort. The move
+    keeps the start of a long reason (an order's cancellation note is whole on the order)."""
     if not moves:
         return
+    reason = reason[: StockMove._meta.get_field("reason").max_length]
     deltas = {}
     for move in moves:
         for location_id, on_hand, reserved in _effects(move):

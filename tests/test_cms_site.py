@@ -428,3 +428,18 @@ def test_sitemap_and_robots_name_this_organisations_pages_only(alpha, beta):
     robots = Client(HTTP_HOST="alpha.localhost").get("/robots.txt").content.decode()
     assert "Sitemap: http://alpha.localhost/sitemap.xml" in robots
     assert "Disallow: /app/" in robots
+
+
+def test_an_image_cut_short_is_refused_with_a_message_not_a_server_error(organiser):
+    """Wagtail reads an image's format from its first bytes and its size with Pillow, which raised
+    on a file cut short after those bytes (a 500 in both upload screens)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client = organiser.client()
+    single = client.post("/cms/images/add/", {"title": "Cut", "file": SimpleUploadedFile("cut.png", b"\x89PNG")})
+    assert single.status_code == 200
+    assert "This file is not an image we can read." in single.content.decode()
+    multiple = client.post("/cms/images/multiple/add/", {"files[]": SimpleUploadedFile("cut.png", b"\x89PNG")})
+    assert multiple.json() == {"success": False, "error_message": "This file is not an image we can read."}
+    with schema_context("alpha"):
+        assert not Image.objects.filter(title__in=["Cut", "cut.png"]).exists()

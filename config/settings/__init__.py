@@ -319,6 +319,7 @@ WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.databa
 WAGTAIL_I18N_ENABLED = True
 WAGTAIL_CONTENT_LANGUAGES = LANGUAGES
 WAGTAILIMAGES_EXTENSIONS = ["gif", "jpg", "jpeg", "png", "webp"]
+WAGTAILIMAGES_IMAGE_FORM_BASE = "cms.forms.ImageForm"
 WAGTAIL_GRAVATAR_PROVIDER_URL = None  # no member's email hash sent to a third party (and no foreign images)
 WAGTAILDOCS_SERVE_METHOD = "serve_view"  # through Wagtail's view, which checks privacy, never a raw media URL
 WAGTAILADMIN_PERMITTED_LANGUAGES = LANGUAGES
