@@ -1,5 +1,7 @@
 """Helpers shared by the tests."""
 
+import email
+import email.policy
 import os
 import socket
 import subprocess
@@ -70,6 +72,26 @@ def manage(*args, timeout=120, **env):
         text=True,
         timeout=timeout,
     )
+
+
+# What Django's file backend writes after each message.
+MAIL_SEPARATOR = b"\n" + b"-" * 79 + b"\n"
+
+
+def filed_mail(directory):
+    """Every message sent by a process started with EMAIL_URL=filemail:///<directory>.
+
+    A file may hold several messages. Django's file backend appends each connection's messages to
+    a file named by the second and the id() of the backend object, and CPython gives a new object
+    the address of one just freed: two mails sent one after the other (two tasks of one worker)
+    can land in the same file.
+    """
+    messages = []
+    for path in sorted(Path(directory).iterdir()):
+        for chunk in path.read_bytes().split(MAIL_SEPARATOR):
+            if chunk.strip():
+                messages.append(email.message_from_bytes(chunk, policy=email.policy.default))
+    return messages
 
 
 def free_port():

@@ -1,8 +1,5 @@
 """Background tasks carry their organisation's schema and run inside it."""
 
-import email
-from pathlib import Path
-
 import pytest
 from django.core import mail
 from django.db import connection
@@ -13,7 +10,7 @@ from django_tenants.utils import schema_context
 
 from accounts.models import Invitation, User
 from accounts.tasks import send_invitation_email
-from tests.helpers import manage, run_tasks
+from tests.helpers import filed_mail, manage, run_tasks
 
 
 @pytest.fixture
@@ -48,8 +45,7 @@ def test_worker_process_runs_each_task_in_the_schema_it_was_enqueued_from(same_i
     )  # django-environ drops one leading slash
     assert result.returncode == 0, result.stderr
 
-    messages = [email.message_from_string(path.read_text()) for path in Path(tmp_path).iterdir()]
-    sent = sorted((message["To"], message["Subject"]) for message in messages)
+    sent = sorted((str(message["To"]), str(message["Subject"])) for message in filed_mail(tmp_path))
     assert sent == [
         ("guest@alpha.example", "You are invited to join Alpha on Relais"),
         ("guest@beta.example", "You are invited to join Beta on Relais"),

@@ -2,12 +2,8 @@
 the counter move live in another tab; a coordinator publishes their chapter's page in /cms/ and
 is kept out of another chapter's page."""
 
-import email
-import email.policy
 import json
 import re
-import time
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -26,7 +22,7 @@ from chapters.models import AuditEntry, Chapter, Membership, Role, RoleAssignmen
 from cms.models import CampaignPage, ChapterPage, HomePage, Signup
 from tests.browser.conftest import screenshot
 from tests.conftest import PASSWORD
-from tests.helpers import manage
+from tests.helpers import filed_mail, manage
 
 pytestmark = pytest.mark.browser
 
@@ -87,14 +83,14 @@ def petition_page(organisations, django_db_blocker):
 
 def confirmation_link(mailbox, to):
     """The link in the confirmation mail the worker process sent to `to` (a file backend)."""
-    for path in Path(mailbox).iterdir():
-        message = email.message_from_string(path.read_text(), policy=email.policy.default)
+    messages = filed_mail(mailbox)
+    for message in messages:
         if message["To"] == to:
             body = message.get_body().get_content()
             found = re.search(r"http://alpha\.localhost:\d+/site/confirm/[\w-]+/", body)
             assert found, body
             return str(message["Subject"]), found.group(0)
-    raise AssertionError(f"no mail to {to} in {sorted(p.name for p in Path(mailbox).iterdir())}")
+    raise AssertionError(f"no mail to {to} among {[str(message['To']) for message in messages]}")
 
 
 def test_a_visitor_signs_a_petition_confirms_it_from_the_mail_and_the_counter_moves_live(
@@ -105,8 +101,8 @@ def test_a_visitor_signs_a_petition_confirms_it_from_the_mail_and_the_counter_mo
     # Daphne keeps its own page cache: a home page another test had Daphne cache before this page
     # was published (here, outside Daphne) would not list it yet; any query string is a fresh copy.
     visitor.goto(f"{base}/?from=journey")
-    assert visitor.get_by_role("heading", name="Together, we organise.", level=1).is_visible()
-    assert visitor.get_by_role("link", name="Join us").first.is_visible(), "the hero's button"
+    expect(visitor.get_by_role("heading", name="Together, we organise.", level=1)).to_be_visible()
+    expect(visitor.get_by_role("link", name="Join us").first, message="the hero's button").to_be_visible()
     menu = visitor.get_by_role("navigation", name="Main")
     for entry in ["News", "Our groups", "Join us", "Save the river"]:
         expect(menu.get_by_role("link", name=entry, exact=True)).to_be_visible()
@@ -114,8 +110,8 @@ def test_a_visitor_signs_a_petition_confirms_it_from_the_mail_and_the_counter_mo
 
     menu.get_by_role("link", name="Save the river").click()
     visitor.wait_for_url(f"{base}/save-the-river-journey/")
-    assert visitor.get_by_role("heading", name="Save the river", level=1).is_visible()
-    assert visitor.get_by_role("heading", name="Sign now").is_visible()
+    expect(visitor.get_by_role("heading", name="Save the river", level=1)).to_be_visible()
+    expect(visitor.get_by_role("heading", name="Sign now")).to_be_visible()
     expect(visitor.locator("[data-counter] [data-count]")).to_have_text("0")
     assert visitor.locator("[data-counter]").inner_text().strip() == "0 / 100 signatures"
 
@@ -126,7 +122,7 @@ def test_a_visitor_signs_a_petition_confirms_it_from_the_mail_and_the_counter_mo
     expect(honeypot).to_have_value("")  # the honeypot stays empty
     visitor.get_by_role("button", name="Sign", exact=True).click()
     expect(visitor.get_by_role("heading", name="Check your inbox")).to_be_visible()
-    assert visitor.get_by_text("Follow the link in it to confirm your signature").is_visible()
+    expect(visitor.get_by_text("Follow the link in it to confirm your signature")).to_be_visible()
     screenshot(visitor, "site-petition-check-your-inbox")
 
     # The mail, sent by a real worker process into a mailbox folder.
@@ -139,15 +135,18 @@ def test_a_visitor_signs_a_petition_confirms_it_from_the_mail_and_the_counter_mo
     watcher = new_page()
     frames = []
 
+    def is_petition_socket(socket):
+        return socket.url.endswith(f"/ws/site/petition/{petition_page}/")
+
     def listen(socket):
-        if socket.url.endswith(f"/ws/site/petition/{petition_page}/"):
+        if is_petition_socket(socket):
             socket.on("framereceived", lambda payload: frames.append(payload))
 
     watcher.on("websocket", listen)
-    watcher.goto(f"{base}/save-the-river-journey/")
-    deadline = time.monotonic() + 10
-    while not frames and time.monotonic() < deadline:
-        watcher.wait_for_timeout(100)
+    with watcher.expect_websocket(is_petition_socket) as opened:
+        watcher.goto(f"{base}/save-the-river-journey/")
+    if not frames:  # the count it sends on opening; a wait's listener is set up at the call: none slips by
+        opened.value.wait_for_event("framereceived")
     assert [json.loads(frame) for frame in frames] == [{"type": "counter", "count": 0}], "the count, on opening"
     counter = watcher.locator("[data-counter] [data-count]")
     expect(counter).to_have_text("0")
