@@ -31,7 +31,8 @@
   var KINDS = ["announcements", "chapter", "topic", "direct"];
   var TYPING_EVERY = 3000, TYPING_SHOWN = 5000, PING_EVERY = 60000;
   var rooms = {}, order = [], current = null, before = null, lastEvent = 0, socket = null, live = false, retry = 1000;
-  var present = {}, typists = {}, typedAt = 0, unmuteTimer = null, unsent = null, countedFrom = new Date();
+  var present = {}, typists = {}, typedAt = 0, unmuteTimer = null, unsent = null, countedUpTo = 0;
+  var listsAsked = 0, listShown = 0;
 
   function fill(template, values) {
     return template.replace(/\{(\w+)\}/g, function (all, key) { return key in values ? values[key] : all; });
@@ -127,12 +128,17 @@
     newTopic.hidden = !chapters.length;
   }
 
-  // The unread counts are the server's as of this list; the events polled over HTTP start from the
-  // first one, so a message.new only counts when it was written after the list was served.
+  // The unread counts are the server's as of this list, which names the last event it had seen: a
+  // message.new counts only when it comes after that one. (A clock would not do: the list's Date
+  // header, when there is one, is to the second, and the time it arrived is later than the time it
+  // was read, so a message written in between was in neither.) Two lists asked at once may come
+  // back in either order: one older than the list shown is dropped.
   function loadRooms() {
-    var served = null;
-    return request("rooms/", {}, function (response) { served = response.headers.get("Date"); }).then(function (data) {
-      countedFrom = served ? new Date(served) : new Date();
+    var asked = ++listsAsked;
+    return request("rooms/").then(function (data) {
+      if (asked < listShown) return;
+      listShown = asked;
+      countedUpTo = data.last_event_id;
       if (!lastEvent) lastEvent = data.last_event_id;  // follow from now: older events are history
       rooms = {};
       order = [];
@@ -390,7 +396,7 @@
           stopTyping(event.message.author.id);
           markRead(event.message.id);
         }
-      } else if (event.type === "message.new" && room && event.message.author.id !== me && new Date(event.message.created) > countedFrom) {
+      } else if (event.type === "message.new" && room && event.message.author.id !== me && event.event_id > countedUpTo) {
         room.unread += 1;
         renderRooms();
       } else if (event.type === "message.new" && !room) {
