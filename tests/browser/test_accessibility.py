@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
 
@@ -43,7 +44,7 @@ def test_signup_form_with_errors_has_no_serious_accessibility_problem(page, daph
     page.goto(f"http://localhost:{daphne_port}/create/")
     page.get_by_label("Address").fill("admin")
     page.get_by_role("button", name="Create my organisation").click()
-    assert page.get_by_text("is reserved by the platform").is_visible()
+    expect(page.get_by_text("is reserved by the platform")).to_be_visible()
     assert violations(page) == []
 
 

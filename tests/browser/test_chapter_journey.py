@@ -4,6 +4,7 @@ chapter space and finds a fellow member in the directory."""
 import pytest
 from django.utils import timezone
 from django_tenants.utils import schema_context
+from playwright.sync_api import expect
 
 from accounts.models import User
 from chapters.models import Announcement, Chapter, Membership, Role, RoleAssignment
@@ -61,26 +62,27 @@ def test_join_approve_read_and_find_a_fellow_member(browser, daphne_port, commit
     sign_in(member, daphne_port, "joiner@alpha.example")
     member.get_by_role("link", name="Chapters").first.click()
     member.get_by_role("link", name="Lyon").click()
+    member.wait_for_url(f"{base}/app/chapters/lyon/")
     assert member.get_by_text("Apéro militant").count() == 0, "not a member yet: no chapter space"
     member.get_by_role("button", name="Ask to join").click()
-    assert member.get_by_text("Your request was sent to the coordinators of Lyon.").is_visible()
+    expect(member.get_by_text("Your request was sent to the coordinators of Lyon.")).to_be_visible()
     screenshot(member, "chapter-join-requested")
 
     coordinator = browser.new_context(locale="en-GB").new_page()
     sign_in(coordinator, daphne_port, "coord.lyon@alpha.example")
-    assert coordinator.get_by_text("1 join request waits for your answer.").is_visible()
+    expect(coordinator.get_by_text("1 join request waits for your answer.")).to_be_visible()
     coordinator.goto(f"{base}/app/chapters/lyon/manage/")
     coordinator.get_by_role("button", name="Accept").click()
-    assert coordinator.get_by_text("Jo Nouveau is now a member.").is_visible()
+    expect(coordinator.get_by_text("Jo Nouveau is now a member.")).to_be_visible()
     screenshot(coordinator, "chapter-request-approved")
 
     member.goto(f"{base}/app/chapters/lyon/")
-    assert member.get_by_text("You are a member of this chapter.").is_visible()
-    assert member.get_by_role("heading", name="Apéro militant").is_visible()
+    expect(member.get_by_text("You are a member of this chapter.")).to_be_visible()
+    expect(member.get_by_role("heading", name="Apéro militant")).to_be_visible()
     screenshot(member, "chapter-space")
 
     member.get_by_role("link", name="Directory").first.click()
     member.get_by_label("Name, city, skill or interest").fill("helene")
     member.get_by_role("button", name="Search").click()
-    assert member.get_by_role("cell", name="Hélène Camarade").is_visible()
+    expect(member.get_by_role("cell", name="Hélène Camarade")).to_be_visible()
     screenshot(member, "directory-fellow-member")

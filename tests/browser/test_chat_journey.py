@@ -100,7 +100,9 @@ def chat_page(browser, daphne_port, nantes_people):
 def test_a_message_and_its_edit_arrive_live_in_the_other_browser(chat_page):
     anne = chat_page(EMAILS[0])
     bruno = chat_page(EMAILS[1])
-    anne.wait_for_timeout(500)  # both sockets open
+    # Both sockets are open: each person shows online to the other, and only a socket records presence.
+    expect(anne.locator("#chat-online-list")).to_contain_text("Bruno Live")
+    expect(bruno.locator("#chat-online-list")).to_contain_text("Anne Live")
 
     anne.get_by_label("Your message").fill("On se retrouve **samedi** ?")
     anne.get_by_role("button", name="Send").click()
@@ -110,7 +112,7 @@ def test_a_message_and_its_edit_arrive_live_in_the_other_browser(chat_page):
     anne.once("dialog", lambda dialog: dialog.accept("On se retrouve dimanche ?"))
     anne.locator("#chat-messages").get_by_role("button", name="Edit").first.click()
     bruno.locator("#chat-messages", has_text="dimanche").wait_for()
-    assert bruno.locator("#chat-messages").get_by_text("edited").count() == 1
+    expect(bruno.locator("#chat-messages").get_by_text("edited")).to_have_count(1)
     screenshot(bruno, "chat-live-edit")
 
 

@@ -3,6 +3,7 @@
 import pytest
 from django.db import connection
 from django_tenants.utils import schema_context
+from playwright.sync_api import expect
 
 from accounts.models import User
 from tenants import services
@@ -31,22 +32,22 @@ def test_create_an_organisation_and_land_in_its_app(page, daphne_port, django_db
     page.get_by_role("link", name="Create your organisation").first.click()
 
     page.get_by_label("Organisation name").fill("La Vague Citoyenne")
-    assert page.get_by_label("Address").input_value() == "la-vague-citoyenne", "address suggested from the name"
+    expect(page.get_by_label("Address"), message="address suggested from the name").to_have_value("la-vague-citoyenne")
     page.get_by_label("Address").fill("la-vague")
     page.get_by_label("Your name").fill("Inès Moreau")
     page.get_by_label("Your email").fill("ines@example.org")
     page.get_by_label("Password").fill("weak")
     page.get_by_role("button", name="Create my organisation").click()
-    assert page.get_by_text("This password is too short").is_visible()
-    assert page.get_by_label("Address").input_value() == "la-vague", "what was typed is kept"
+    expect(page.get_by_text("This password is too short")).to_be_visible()
+    expect(page.get_by_label("Address"), message="what was typed is kept").to_have_value("la-vague")
 
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Create my organisation").click()
 
     page.wait_for_url(f"http://la-vague.localhost:{daphne_port}/app/")
-    assert page.get_by_role("heading", name="Hello Inès").is_visible()
-    assert page.get_by_text("Welcome! Your organisation is ready.").is_visible()
-    assert page.get_by_role("link", name="Invite people").is_visible()
+    expect(page.get_by_role("heading", name="Hello Inès")).to_be_visible()
+    expect(page.get_by_text("Welcome! Your organisation is ready.")).to_be_visible()
+    expect(page.get_by_role("link", name="Invite people")).to_be_visible()
     screenshot(page, "create-organisation")
 
     with django_db_blocker.unblock(), schema_context("la-vague"):
@@ -60,11 +61,11 @@ def test_member_signs_in_and_switches_to_french(page, daphne_port, member):
     page.get_by_role("button", name="Sign In").click()
     page.wait_for_url(f"http://alpha.localhost:{daphne_port}/app/")
     page.get_by_role("button", name="FR").click()
-    assert page.get_by_role("heading", name="Bonjour Member").is_visible()
+    expect(page.get_by_role("heading", name="Bonjour Member")).to_be_visible()
     screenshot(page, "member-home-fr")
 
 
 def test_unknown_organisation_address_shows_a_404_page(page, daphne_port):
     response = page.goto(f"http://nowhere.localhost:{daphne_port}/app/")
     assert response.status == 404
-    assert page.get_by_role("heading", name="No organisation here").is_visible()
+    expect(page.get_by_role("heading", name="No organisation here")).to_be_visible()

@@ -12,9 +12,9 @@ pytestmark = pytest.mark.browser
 
 def test_an_injected_inline_script_does_not_run_and_is_reported(browser, page, daphne_port):
     page.goto(f"http://alpha.localhost:{daphne_port}/accounts/login/")
-    with contextlib.suppress(Error):  # Playwright may report the refusal itself
+    reported = page.expect_console_message(lambda message: "Content Security Policy" in message.text)
+    with reported, contextlib.suppress(Error):  # waits for the console's report; Playwright may raise one too
         page.add_script_tag(content="window.injected = true;")
-    page.wait_for_timeout(200)  # let the console message arrive
     assert page.evaluate("window.injected === undefined")
     assert any("inline script" in refusal for refusal in browser.refusals), browser.refusals
     del browser.refusals[:]  # seen: this test's refusal is the expected one
