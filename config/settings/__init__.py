@@ -164,13 +164,29 @@ WSGI_APPLICATION = "config.wsgi.application"
 # Database: DATABASE_URL, else the embedded server that `make run` / `make test` start.
 DATABASES = {"default": env.db_url("DATABASE_URL", default="postgresql://postgres@localhost/relais")}
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
-# 0: each request closes its connection. Under ASGI, Django runs every request's synchronous code
-# in a thread of its own, so a persistent connection is one per thread, never reused: 16 concurrent
-# visitors exhausted PostgreSQL's 100 connections in bench/site.py. Use a pooler (PgBouncer in
-# session mode) in front of PostgreSQL for reuse.
+# Connections are pooled per process: DATABASE_POOL_SIZE connections at most, which the process's
+# threads borrow for a request and give back; a request that finds none free waits up to
+# DATABASE_POOL_TIMEOUT seconds for one (then gets the outage page). config/serving.py sizes it for
+# each server it starts (Granian: one per thread; Daphne: WS_DATABASE_POOL_SIZE). 0 (the default for
+# commands, the tests and the worker) means no pool: a connection per thread, kept CONN_MAX_AGE
+# seconds (0: closed after each request; under Daphne's HTTP path, where every request has a thread
+# of its own, kept ones would pile up one per thread).
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+# Which process a connection belongs to, in pg_stat_activity (config/serving.py names its servers').
+DATABASES["default"]["OPTIONS"]["application_name"] = env.str("DATABASE_APPLICATION_NAME", default="relais")
+DATABASE_POOL_SIZE = env.int("DATABASE_POOL_SIZE", default=0)
+if DATABASE_POOL_SIZE:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django gives pooled connections back after each request
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        # Opened all at once: growing the pool under a burst left the first requests waiting.
+        "min_size": DATABASE_POOL_SIZE,
+        "max_size": DATABASE_POOL_SIZE,
+        # With a connection per thread (config/serving.py), nobody waits for one under load: a
+        # wait means the database is unreachable, and the visitor gets the outage page at once.
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=3),
+    }  # CONN_HEALTH_CHECKS makes Django check a pooled connection before a request gets it
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache: rate limits live here, so several web processes need a shared one (Redis).
@@ -196,7 +212,18 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "config.channel_layers.AmortisedInMemoryChannelLayer"}}
+    # HTTP (Granian) and websockets (Daphne) are separate processes (config/serving.py): without
+    # Redis, messages cross between them through PostgreSQL. "memory" is for a single process that
+    # serves everything (the tests' in-process sockets).
+    CHANNEL_LAYER = env.str("CHANNEL_LAYER", default="memory" if _TESTING else "postgres")
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": {
+                "postgres": "config.channel_layers.PostgresBroadcastChannelLayer",
+                "memory": "config.channel_layers.AmortisedInMemoryChannelLayer",
+            }[CHANNEL_LAYER]
+        }
+    }
 
 # Every task enqueued inside an organisation runs in its schema, Wagtail's included.
 TASKS = {"default": {"BACKEND": "tenancy.task_backend.TenantDatabaseBackend"}}
@@ -302,6 +329,10 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 if env.bool("USE_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# How many proxies in front add the visitor's address to X-Forwarded-For (1 behind the README's
+# nginx): rate limits count visitors, not the proxy (tenancy/clients.py, and allauth's sign-in limits).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -325,6 +356,9 @@ WAGTAILDOCS_SERVE_METHOD = "serve_view"  # through Wagtail's view, which checks 
 WAGTAILADMIN_PERMITTED_LANGUAGES = LANGUAGES
 # Public pages are cached per organisation for this long, and purged whenever something is published.
 CMS_PAGE_CACHE_SECONDS = env.int("CMS_PAGE_CACHE_SECONDS", default=600)
+# How long the proxy in front may keep a public page (X-Accel-Expires): a publication reaches
+# visitors at most this late, since the proxy's copies are not purged; 0: the proxy keeps nothing.
+CMS_PROXY_CACHE_SECONDS = env.int("CMS_PROXY_CACHE_SECONDS", default=5)
 # Campaign forms: at most this many submissions per address and per hour, per organisation.
 CMS_SIGNUP_RATE_LIMIT = env.str("CMS_SIGNUP_RATE_LIMIT", default="5/h")
 

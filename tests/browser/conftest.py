@@ -1,47 +1,23 @@
-"""A real Daphne serving the test database, and Debian's Chromium driven by Playwright."""
+"""The real web stack serving the test database, and Debian's Chromium driven by Playwright."""
 
 import os
 import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, free_port, process_env
+from tests.helpers import running_stack
 
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="session")
-def daphne_port(organisations):
-    """Daphne on a free port, on the session's test database (organisations included)."""
-    port = free_port()
-    log = (ROOT / ".data" / "daphne-tests.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-        env=process_env(),
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                break
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                pytest.fail(f"Daphne did not start; see {log.name}")
-            time.sleep(0.2)
-    yield port
-    process.terminate()
-    process.wait(timeout=10)
-    log.close()
+def server_port(organisations):
+    """The production layout (Granian for HTTP, Daphne for /ws/, the front on one free port) on the
+    session's test database, organisations included."""
+    with running_stack("web-tests.log") as port:
+        yield port
 
 
 @pytest.fixture(scope="module")

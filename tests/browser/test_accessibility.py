@@ -35,25 +35,25 @@ def violations(page):
         "http://nowhere.localhost:{port}/",
     ],
 )
-def test_public_pages_have_no_serious_accessibility_problem(page, daphne_port, url):
-    page.goto(url.format(port=daphne_port))
+def test_public_pages_have_no_serious_accessibility_problem(page, server_port, url):
+    page.goto(url.format(port=server_port))
     assert violations(page) == []
 
 
-def test_signup_form_with_errors_has_no_serious_accessibility_problem(page, daphne_port):
-    page.goto(f"http://localhost:{daphne_port}/create/")
+def test_signup_form_with_errors_has_no_serious_accessibility_problem(page, server_port):
+    page.goto(f"http://localhost:{server_port}/create/")
     page.get_by_label("Address").fill("admin")
     page.get_by_role("button", name="Create my organisation").click()
     expect(page.get_by_text("is reserved by the platform")).to_be_visible()
     assert violations(page) == []
 
 
-def test_member_pages_have_no_serious_accessibility_problem(page, daphne_port, organiser):
-    page.goto(f"http://alpha.localhost:{daphne_port}/accounts/login/")
+def test_member_pages_have_no_serious_accessibility_problem(page, server_port, organiser):
+    page.goto(f"http://alpha.localhost:{server_port}/accounts/login/")
     page.get_by_label("Email").fill(organiser.email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign In").click()
-    page.wait_for_url(f"http://alpha.localhost:{daphne_port}/app/")
+    page.wait_for_url(f"http://alpha.localhost:{server_port}/app/")
     for path in [
         "/app/",
         "/app/invitations/",
@@ -72,11 +72,11 @@ def test_member_pages_have_no_serious_accessibility_problem(page, daphne_port, o
         "/accounts/email/",
         "/accounts/password/change/",
     ]:
-        page.goto(f"http://alpha.localhost:{daphne_port}{path}")
+        page.goto(f"http://alpha.localhost:{server_port}{path}")
         assert violations(page) == [], path
 
 
-def test_the_checker_reports_an_unlabelled_field(page, daphne_port):
-    page.goto(f"http://localhost:{daphne_port}/create/")
+def test_the_checker_reports_an_unlabelled_field(page, server_port):
+    page.goto(f"http://localhost:{server_port}/create/")
     page.evaluate("document.querySelector('label[for=id_name]').remove()")
     assert any(problem.startswith("label ") for problem in violations(page))

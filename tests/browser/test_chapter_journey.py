@@ -16,7 +16,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def committed_chapter(organisations, django_db_blocker):
-    """Lyon in alpha, with a coordinator, a fellow member and an announcement, committed for Daphne."""
+    """Lyon in alpha, with a coordinator, a fellow member and an announcement, committed for the web server."""
     with django_db_blocker.unblock(), schema_context("alpha"):
         national = Chapter.objects.get(slug="national")
         lyon = national.add_child(name="Lyon", slug="lyon", kind="local", description="Le groupe de Lyon.")
@@ -56,10 +56,10 @@ def sign_in(page, port, email):
     page.wait_for_url(f"http://alpha.localhost:{port}/app/")
 
 
-def test_join_approve_read_and_find_a_fellow_member(browser, daphne_port, committed_chapter):
-    base = f"http://alpha.localhost:{daphne_port}"
+def test_join_approve_read_and_find_a_fellow_member(browser, server_port, committed_chapter):
+    base = f"http://alpha.localhost:{server_port}"
     member = browser.new_context(locale="en-GB").new_page()
-    sign_in(member, daphne_port, "joiner@alpha.example")
+    sign_in(member, server_port, "joiner@alpha.example")
     member.get_by_role("link", name="Chapters").first.click()
     member.get_by_role("link", name="Lyon").click()
     member.wait_for_url(f"{base}/app/chapters/lyon/")
@@ -69,7 +69,7 @@ def test_join_approve_read_and_find_a_fellow_member(browser, daphne_port, commit
     screenshot(member, "chapter-join-requested")
 
     coordinator = browser.new_context(locale="en-GB").new_page()
-    sign_in(coordinator, daphne_port, "coord.lyon@alpha.example")
+    sign_in(coordinator, server_port, "coord.lyon@alpha.example")
     expect(coordinator.get_by_text("1 join request waits for your answer.")).to_be_visible()
     coordinator.goto(f"{base}/app/chapters/lyon/manage/")
     coordinator.get_by_role("button", name="Accept").click()

@@ -25,7 +25,7 @@ PHONE = {"width": 375, "height": 740}
 
 @pytest.fixture
 def nantes_people(organisations, django_db_blocker):
-    """Nantes in alpha, committed for Daphne: Anne Live and Bruno Live are members, Chloé Coordo
+    """Nantes in alpha, committed for the web server: Anne Live and Bruno Live are members, Chloé Coordo
     coordinates it without being a member."""
     started = timezone.now()
     with django_db_blocker.unblock(), schema_context("alpha"):
@@ -70,7 +70,7 @@ def nantes_people(organisations, django_db_blocker):
 
 
 @pytest.fixture
-def chat_page(browser, daphne_port, nantes_people):
+def chat_page(browser, server_port, nantes_people):
     """Opens the chat as someone, in a browser of their own, on Nantes's room; every browser is
     closed before the fixture's people and rooms are deleted."""
     contexts = []
@@ -82,11 +82,11 @@ def chat_page(browser, daphne_port, nantes_people):
             context.route_web_socket("**/ws/chat/", lambda socket: socket.close())
         page = context.new_page()
         page.set_default_timeout(15_000)
-        page.goto(f"http://alpha.localhost:{daphne_port}/accounts/login/")
+        page.goto(f"http://alpha.localhost:{server_port}/accounts/login/")
         page.get_by_label("Email").fill(email)
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign In").click()
-        page.wait_for_url(f"http://alpha.localhost:{daphne_port}/app/")
+        page.wait_for_url(f"http://alpha.localhost:{server_port}/app/")
         page.get_by_role("link", name="Chat").first.click()
         page.get_by_role("button", name="Nantes").click()
         page.get_by_role("heading", name="Nantes").wait_for()
@@ -226,7 +226,7 @@ def test_a_coordinator_opens_an_invitation_only_topic_that_reaches_the_invited_m
     assert anne.get_by_role("button", name="Tractage du samedi").count() == 0, "Anne was not invited"
 
 
-def test_a_moderator_mutes_an_author_whose_composer_closes_and_reopens_live(chat_page, daphne_port):
+def test_a_moderator_mutes_an_author_whose_composer_closes_and_reopens_live(chat_page, server_port):
     anne = chat_page(EMAILS[0])
     coordinator = chat_page(COORDINATOR)
     expect(anne.locator("#chat-online-list")).to_contain_text("Chloé Coordo")
@@ -248,7 +248,7 @@ def test_a_moderator_mutes_an_author_whose_composer_closes_and_reopens_live(chat
     expect(anne.get_by_label("Your message")).to_be_disabled()
     screenshot(anne, "chat-muted-composer")
 
-    coordinator.goto(f"http://alpha.localhost:{daphne_port}/app/chat/moderation/")
+    coordinator.goto(f"http://alpha.localhost:{server_port}/app/chat/moderation/")
     coordinator.get_by_role("row", name="Anne Live").get_by_role("button", name="Lift").click()
     expect(coordinator.get_by_text("Anne Live can write again.")).to_be_visible()
     expect(anne.get_by_label("Your message")).to_be_enabled()

@@ -1,4 +1,4 @@
-"""User journeys in a real browser against a real Daphne."""
+"""User journeys in a real browser against the real web stack."""
 
 import pytest
 from django.db import connection
@@ -26,9 +26,9 @@ def cleanup_organisation(django_db_blocker):
                 services.organisation_delete(organisation=organisation)
 
 
-def test_create_an_organisation_and_land_in_its_app(page, daphne_port, django_db_blocker, cleanup_organisation):
+def test_create_an_organisation_and_land_in_its_app(page, server_port, django_db_blocker, cleanup_organisation):
     cleanup_organisation("la-vague")
-    page.goto(f"http://localhost:{daphne_port}/")
+    page.goto(f"http://localhost:{server_port}/")
     page.get_by_role("link", name="Create your organisation").first.click()
 
     page.get_by_label("Organisation name").fill("La Vague Citoyenne")
@@ -44,7 +44,7 @@ def test_create_an_organisation_and_land_in_its_app(page, daphne_port, django_db
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Create my organisation").click()
 
-    page.wait_for_url(f"http://la-vague.localhost:{daphne_port}/app/")
+    page.wait_for_url(f"http://la-vague.localhost:{server_port}/app/")
     expect(page.get_by_role("heading", name="Hello Inès")).to_be_visible()
     expect(page.get_by_text("Welcome! Your organisation is ready.")).to_be_visible()
     expect(page.get_by_role("link", name="Invite people")).to_be_visible()
@@ -54,18 +54,18 @@ def test_create_an_organisation_and_land_in_its_app(page, daphne_port, django_db
         assert User.objects.get().email == "ines@example.org"
 
 
-def test_member_signs_in_and_switches_to_french(page, daphne_port, member):
-    page.goto(f"http://alpha.localhost:{daphne_port}/accounts/login/")
+def test_member_signs_in_and_switches_to_french(page, server_port, member):
+    page.goto(f"http://alpha.localhost:{server_port}/accounts/login/")
     page.get_by_label("Email").fill(member.email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign In").click()
-    page.wait_for_url(f"http://alpha.localhost:{daphne_port}/app/")
+    page.wait_for_url(f"http://alpha.localhost:{server_port}/app/")
     page.get_by_role("button", name="FR").click()
     expect(page.get_by_role("heading", name="Bonjour Member")).to_be_visible()
     screenshot(page, "member-home-fr")
 
 
-def test_unknown_organisation_address_shows_a_404_page(page, daphne_port):
-    response = page.goto(f"http://nowhere.localhost:{daphne_port}/app/")
+def test_unknown_organisation_address_shows_a_404_page(page, server_port):
+    response = page.goto(f"http://nowhere.localhost:{server_port}/app/")
     assert response.status == 404
     expect(page.get_by_role("heading", name="No organisation here")).to_be_visible()

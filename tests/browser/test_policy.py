@@ -10,8 +10,8 @@ from playwright.sync_api import Error
 pytestmark = pytest.mark.browser
 
 
-def test_an_injected_inline_script_does_not_run_and_is_reported(browser, page, daphne_port):
-    page.goto(f"http://alpha.localhost:{daphne_port}/accounts/login/")
+def test_an_injected_inline_script_does_not_run_and_is_reported(browser, page, server_port):
+    page.goto(f"http://alpha.localhost:{server_port}/accounts/login/")
     reported = page.expect_console_message(lambda message: "Content Security Policy" in message.text)
     with reported, contextlib.suppress(Error):  # waits for the console's report; Playwright may raise one too
         page.add_script_tag(content="window.injected = true;")
@@ -20,7 +20,7 @@ def test_an_injected_inline_script_does_not_run_and_is_reported(browser, page, d
     del browser.refusals[:]  # seen: this test's refusal is the expected one
 
 
-def test_our_own_scripts_run_under_the_policy(page, daphne_port):
-    page.goto(f"http://alpha.localhost:{daphne_port}/")
+def test_our_own_scripts_run_under_the_policy(page, server_port):
+    page.goto(f"http://alpha.localhost:{server_port}/")
     stylesheet = page.evaluate("getComputedStyle(document.documentElement).getPropertyValue('--primary').trim()")
     assert stylesheet.startswith("#"), "the organisation's colours come from /site/theme.css"

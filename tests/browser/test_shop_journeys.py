@@ -2,11 +2,6 @@
 them until the chapter receives them; a visitor buys a T-shirt through (a local fake of) Stripe
 Checkout and sees the order paid once the webhook arrived."""
 
-import subprocess
-import sys
-import time
-import urllib.request
-
 import pytest
 from allauth.account.models import EmailAddress
 from django.db import connection
@@ -31,7 +26,7 @@ from shop.models import (
 from shop.stripe_fake import FakeStripe
 from tests.browser.conftest import screenshot
 from tests.conftest import PASSWORD
-from tests.helpers import ROOT, free_port, process_env
+from tests.helpers import free_port, running_stack
 
 pytestmark = pytest.mark.browser
 
@@ -56,33 +51,14 @@ SETTINGS_FIELDS = [
 
 @pytest.fixture(scope="module")
 def shop_server(organisations):
-    """The fake of Stripe, and a Daphne of this module's own whose Stripe library talks to it."""
+    """The fake of Stripe, and a web stack of this module's own whose Stripe library talks to it."""
     fake = FakeStripe(deliver=True).start()
     port = free_port()
     fake.add_account(SECRET_KEY, f"http://alpha.localhost:{port}/shop/stripe/webhook/", WEBHOOK_SECRET)
-    log = (ROOT / ".data" / "daphne-shop-tests.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-        env=process_env(STRIPE_API_BASE=fake.url),
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    pytest.fail(f"Daphne did not start; see {log.name}")
-                time.sleep(0.2)
-        yield port, fake  # the fake posts to alpha.localhost through 127.0.0.1 (see FakeStripe.send)
+        with running_stack("web-shop-tests.log", port, STRIPE_API_BASE=fake.url):
+            yield port, fake  # the fake posts to alpha.localhost through 127.0.0.1 (see FakeStripe.send)
     finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
         fake.stop()
 
 
@@ -120,7 +96,7 @@ def sign_in(page, port, email):
 
 @pytest.fixture
 def committed_shop(organisations, django_db_blocker):
-    """Alpha's shop data for Daphne, committed, and everything the journeys add removed afterwards:
+    """Alpha's shop data for the web server, committed, and everything the journeys add removed afterwards:
     a chapter with its coordinator, logistics on the national chapter, leaflets for chapters,
     a public T-shirt, and Stripe set up against the fake."""
     started = timezone.now()

@@ -54,7 +54,7 @@ def new_page(browser):
 
 @pytest.fixture
 def petition_page(organisations, django_db_blocker):
-    """A campaign page with a petition block in alpha, in the menu, committed for Daphne."""
+    """A campaign page with a petition block in alpha, in the menu, committed for the web server."""
     started = timezone.now()
     with django_db_blocker.unblock(), schema_context("alpha"):
         home = HomePage.objects.get(locale=Locale.get_default())
@@ -94,12 +94,12 @@ def confirmation_link(mailbox, to):
 
 
 def test_a_visitor_signs_a_petition_confirms_it_from_the_mail_and_the_counter_moves_live(
-    daphne_port, petition_page, new_page, tmp_path, django_db_blocker
+    server_port, petition_page, new_page, tmp_path, django_db_blocker
 ):
-    base = f"http://alpha.localhost:{daphne_port}"
+    base = f"http://alpha.localhost:{server_port}"
     visitor = new_page()
-    # Daphne keeps its own page cache: a home page another test had Daphne cache before this page
-    # was published (here, outside Daphne) would not list it yet; any query string is a fresh copy.
+    # The web server keeps its own page cache: a home page another test had it cache before this page
+    # was published (here, outside it) would not list it yet; any query string is a fresh copy.
     visitor.goto(f"{base}/?from=journey")
     expect(visitor.get_by_role("heading", name="Together, we organise.", level=1)).to_be_visible()
     expect(visitor.get_by_role("link", name="Join us").first, message="the hero's button").to_be_visible()
@@ -173,7 +173,7 @@ def test_a_visitor_signs_a_petition_confirms_it_from_the_mail_and_the_counter_mo
 @pytest.fixture
 def chapter_pages(organisations, django_db_blocker):
     """Brest and Quimper in alpha, made by the chapters' services (so their pages and editors'
-    groups follow), with a coordinator of Brest; committed for Daphne. Returns the page ids in the
+    groups follow), with a coordinator of Brest; committed for the web server. Returns the page ids in the
     default language."""
     with django_db_blocker.unblock(), schema_context("alpha"):
         founder = User.objects.get(email="founder@alpha.example")
@@ -212,8 +212,8 @@ def chapter_pages(organisations, django_db_blocker):
         Group.objects.filter(name__in=[f"Chapter pages: {slug}" for slug in CHAPTER_SLUGS]).delete()
 
 
-def test_a_coordinator_publishes_their_chapter_page_and_cannot_open_another(daphne_port, chapter_pages, new_page):
-    base = f"http://alpha.localhost:{daphne_port}"
+def test_a_coordinator_publishes_their_chapter_page_and_cannot_open_another(server_port, chapter_pages, new_page):
+    base = f"http://alpha.localhost:{server_port}"
     sentence = "Brest meets every Tuesday at the harbour, come along."
     editor = new_page()
     editor.goto(f"{base}/accounts/login/")

@@ -54,7 +54,7 @@ def private_db(private_postgres, django_db_blocker):
 
 
 class Processes:
-    """Starts Daphne and workers against the private cluster; stops them all after the test."""
+    """Starts the web stack and workers against the private cluster; stops them all after the test."""
 
     def __init__(self, database, directory):
         self.database = database
@@ -64,8 +64,8 @@ class Processes:
     def env(self, **extra):
         return process_env(DATABASE_URL=self.database.url, **extra)
 
-    def daphne(self, **extra):
-        service = servers.daphne(self.env(**extra), self.directory)
+    def web(self, **extra):
+        service = servers.web(self.env(**extra), self.directory)
         self.started.append(service)
         service.start()
         servers.wait_for_http(service)

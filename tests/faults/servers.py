@@ -5,7 +5,7 @@ PrivatePostgres  a PostgreSQL cluster of the fault tests' own (the pytest sessio
 RedisServer      redis-server on a fixed port, so that it can be stopped and started again there
 SMTPServer       a small mail server that keeps what it accepted, and can hold a message without
                  accepting it (a slow server), so that a test can kill the sender in mid-send
-Service          Daphne or the task worker, with its output kept for the failure message
+Service          the web stack or the task worker, with its output kept for the failure message
 
 Every wait is bounded: a fault that hangs fails the test instead of blocking the run.
 """
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import requests
 
-from tests.helpers import ROOT, free_port
+from tests.helpers import ROOT, free_port, stack_command
 
 
 def wait_until(condition, *, timeout, message, every=0.05):
@@ -276,11 +276,11 @@ class SMTPServer:
         self.server.server_close()
 
 
-# Daphne and the worker ----------------------------------------------------------------------------
+# The web stack and the worker ----------------------------------------------------------------------------
 
 
 class Service:
-    """A process of the application (Daphne, the worker), its output in a file for diagnosis."""
+    """A process of the application (the web stack, the worker), its output in a file for diagnosis."""
 
     def __init__(self, name, argv, env, directory):
         self.name = name
@@ -318,15 +318,13 @@ class Service:
             self.process.wait(timeout=10)
 
 
-def daphne(env, directory):
-    """Daphne on a free port, not started (the caller keeps it, to stop it whatever happens)."""
+def web(env, directory):
+    """The web stack as production lays it out (Granian for HTTP, Daphne for /ws/, behind the
+    front: config/serving.py) on a free port, not started (the caller keeps it, to stop it
+    whatever happens)."""
     port = free_port()
-    service = Service(
-        "daphne",
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-        env,
-        directory,
-    )
+    env = {"CHANNEL_LAYER": "postgres", **env}  # two processes: a layer that crosses between them
+    service = Service("web", stack_command(port), env, directory)
     service.port = port
     service.url = f"http://127.0.0.1:{port}"
     return service

@@ -1,5 +1,5 @@
 """PostgreSQL restarted under traffic: the requests in flight get a clean 503 page at once, so do
-those that arrive while it is down, and the next ones succeed, without restarting Daphne or the
+those that arrive while it is down, and the next ones succeed, without restarting the web stack or the
 task worker."""
 
 import time
@@ -39,7 +39,7 @@ def unavailable(response):
 
 
 def test_a_restart_fails_the_requests_in_flight_cleanly_and_the_next_ones_succeed(private_db, processes, smtp):
-    web = processes.daphne()
+    web = processes.web()
     worker = processes.worker("worker-restart", EMAIL_URL=smtp.url)
     before = get(web)
     assert before.status_code == 200
@@ -80,7 +80,7 @@ def test_a_restart_fails_the_requests_in_flight_cleanly_and_the_next_ones_succee
     assert [answer.status_code for answer in after] == [200] * 3
     assert all("csrfmiddlewaretoken" in answer.text for answer in after)
     assert get(web, "/healthz").json() == {"status": "ok", "database": "up"}
-    assert web.running(), "Daphne rode the restart out"
+    assert web.running(), "the web stack rode the restart out"
     assert worker.running(), f"the worker rode the restart out:\n{worker.log()}"
 
     # The worker lost its connection in the middle of its polling, and still runs new tasks.

@@ -164,7 +164,7 @@ def bodies(frames):
 
 def test_chat_clients_are_told_reconnect_and_catch_up_when_redis_restarts(redis_server, chat_room, processes):
     room, cookies = chat_room
-    web = processes.daphne(REDIS_URL=redis_server.url)
+    web = processes.web(REDIS_URL=redis_server.url)
 
     async def scenario():
         alice, bob = Chat(web, cookies["alice"]), Chat(web, cookies["bob"])
@@ -221,7 +221,7 @@ def test_a_redis_that_forgot_its_groups_leaves_no_client_deaf(redis_server, chat
     restart), and only one connection broke: the one the process reads its sockets' messages
     through. Every socket of the process is told, not only the one whose read failed."""
     room, cookies = chat_room
-    web = processes.daphne(REDIS_URL=redis_server.url)
+    web = processes.web(REDIS_URL=redis_server.url)
 
     async def scenario():
         alice, bob = Chat(web, cookies["alice"]), Chat(web, cookies["bob"])
@@ -250,7 +250,7 @@ def test_an_idle_chat_socket_stays_open_while_the_layer_waits_for_messages(redis
     again. redis-py 8 reads with a 5 s socket timeout by default: unless the layer's
     connections wait longer (settings), the idle read times out and the socket is closed."""
     room, cookies = chat_room
-    web = processes.daphne(REDIS_URL=redis_server.url)
+    web = processes.web(REDIS_URL=redis_server.url)
 
     async def scenario():
         alice, bob = Chat(web, cookies["alice"]), Chat(web, cookies["bob"])

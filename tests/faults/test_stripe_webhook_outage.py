@@ -69,7 +69,7 @@ def test_a_webhook_during_an_outage_is_refused_then_applied_once(private_db, pro
         completed = next(sent for _account, sent in fake.events if sent["type"] == "checkout.session.completed")
     finally:
         fake.stop()
-    web = processes.daphne()
+    web = processes.web()
 
     # Delivered while the order is being applied: the event is stored, the order row is next,
     # and waits behind a lock this test holds, until the database goes.
