@@ -1,5 +1,7 @@
 """Markdown from members, rendered to HTML that cannot carry scripts or styles."""
 
+import threading
+
 import markdown as markdown_lib
 import nh3
 from django.utils.safestring import mark_safe
@@ -7,8 +9,20 @@ from django.utils.safestring import mark_safe
 ALLOWED_TAGS = {"p", "br", "strong", "em", "a", "ul", "ol", "li", "code", "pre", "blockquote", "h3", "h4", "hr"}
 
 
+# Building a Markdown converter (its parser, its patterns) costs more than converting a short
+# announcement: each thread keeps one, reset between texts, as Python-Markdown allows.
+_converters = threading.local()
+
+
+def _converter():
+    converter = getattr(_converters, "converter", None)
+    if converter is None:
+        converter = _converters.converter = markdown_lib.Markdown(extensions=["sane_lists"], output_format="html")
+    return converter
+
+
 def render_markdown(text):
-    html = markdown_lib.markdown(text or "", extensions=["sane_lists"], output_format="html")
+    html = _converter().reset().convert(text or "")
     clean = nh3.clean(
         html,
         tags=ALLOWED_TAGS,
