@@ -5,7 +5,9 @@ number that purge() moves on: one write empties the whole site's cache (menus, l
 chapter index show other pages, so purging only the published page would leave stale copies).
 Only GET/HEAD requests without a session or messages cookie are served from or stored in the
 cache, and only pages that used no CSRF token and set no cookie are stored: anyone signed in (an
-editor, a member) and anyone with a form's errors gets a fresh page.
+editor, a member) and anyone with a form's errors gets a fresh page. Those pages, and only those,
+also tell the proxy in front that it may keep them for CMS_PROXY_CACHE_SECONDS: on the night of a
+debate, the campaign site's visitors are answered by the proxy, and Python serves the rest.
 """
 
 import hashlib
@@ -57,6 +59,10 @@ def store(request, response):
     ):
         key = _key(request)
         response["X-Cache"] = "miss"
+        if settings.CMS_PROXY_CACHE_SECONDS:
+            # The proxy in front (README, "Deploying") keeps this page as long, for everyone
+            # without a session; nginx reads this header and does not pass it on to browsers.
+            response["X-Accel-Expires"] = str(settings.CMS_PROXY_CACHE_SECONDS)
 
         def keep(rendered):
             cache.set(key, rendered, settings.CMS_PAGE_CACHE_SECONDS)

@@ -15,6 +15,8 @@ from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
+from tenancy import clients
+
 HONEYPOT = "website"
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -39,7 +41,7 @@ def _limit():
 
 
 def client_address(request):
-    return request.META.get("REMOTE_ADDR", "")
+    return clients.client_address(request)
 
 
 def over_limit(request):

@@ -389,6 +389,21 @@ def test_signed_in_people_and_form_pages_are_never_served_from_the_cache(alpha, 
     assert "X-Cache" not in signed_in.get("/")
 
 
+def test_only_pages_the_same_for_everyone_tell_the_proxy_to_keep_them(alpha, organiser, settings):
+    """X-Accel-Expires lets nginx answer a public page without Python (README, "Deploying"):
+    never a signed-in page, a form that carries a token or the member app."""
+    settings.CMS_PROXY_CACHE_SECONDS = 7
+    visitor = Client(HTTP_HOST="alpha.localhost")
+    assert visitor.get("/")["X-Accel-Expires"] == "7"
+    assert visitor.get("/")["X-Accel-Expires"] == "7", "the copy served from the page cache says so too"
+    signed_in = organiser.client()
+    for path in ["/", "/app/", "/app/chapters/national/"]:
+        assert "X-Accel-Expires" not in signed_in.get(path), path
+    assert "X-Accel-Expires" not in visitor.get("/accounts/login/"), "a form with a token"
+    settings.CMS_PROXY_CACHE_SECONDS = 0
+    assert "X-Accel-Expires" not in Client(HTTP_HOST="alpha.localhost").get("/news/")
+
+
 def _image(schema):
     buffer = io.BytesIO()
     PILImage.new("RGB", (40, 30), (200, 30, 30)).save(buffer, "PNG")
