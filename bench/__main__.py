@@ -13,7 +13,7 @@ from pathlib import Path
 
 
 def main(argv):
-    names = argv or sorted(
+    names = [arg for arg in argv if not arg.startswith("--")] or sorted(
         module.name for module in pkgutil.iter_modules([str(Path(__file__).parent)]) if not module.name.startswith("_")
     )
     if len(names) > 1:

@@ -1,8 +1,13 @@
 """What every benchmark shares: a database of its own, and the closing JSON line."""
 
+import contextlib
 import json
 import os
+import shutil
 import statistics
+import subprocess
+import time
+from pathlib import Path
 
 import psycopg
 
@@ -113,3 +118,27 @@ def publish_article(*, title, slug, intro, sentences):
     news.add_child(instance=article)
     article.save_revision().publish()
     return "/" + article.url_path.removeprefix(home.url_path)
+
+
+def start_redis():
+    from tests.helpers import free_port
+
+    server = shutil.which("redis-server") or "/usr/bin/redis-server"
+    if not Path(server).exists():
+        raise SystemExit("this benchmark needs redis-server: apt-get install redis-server")
+    port = free_port()
+    process = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    import redis
+
+    client = redis.Redis(port=port)
+    for _ in range(100):
+        with contextlib.suppress(redis.ConnectionError):
+            client.ping()
+            return process, url
+        time.sleep(0.1)
+    process.kill()
+    raise SystemExit("redis-server did not start")

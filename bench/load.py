@@ -1,11 +1,12 @@
-"""A mixed load on two Daphne processes sharing a real Redis (channel layer and cache), for a fixed
-time, beside a minimal Django view measured in the same run with the same client.
+"""A mixed load on the production layout (config/serving.py): Granian serving HTTP, a worker per
+core, and two Daphne processes serving the websockets, sharing a real Redis (channel layer and
+cache), for a fixed time, beside a minimal Django view measured in the same run with the same client.
 
 Everything runs on loopback, on a database of its own (dropped at the end): an organisation of
 BENCH_MEMBERS (default 2000) members in a few chapters, a campaign site, a chat room, a shop paying
 through the local fake of Stripe. For BENCH_SECONDS (default 30), BENCH_CONCURRENCY (default 12)
-HTTP clients, each a thread with its own keep-alive connection and cookies, half of them on each
-Daphne process, send one request after another, picked at random in this mix:
+HTTP clients, each a thread with its own keep-alive connection and cookies, send one request after
+another to Granian, picked at random in this mix:
 
   minimal view     /bench-minimal/ (routed with RELAIS_BENCH_SITE=1): tenant resolution and the
                    middleware, no database work of its own; the reference
@@ -14,14 +15,14 @@ Daphne process, send one request after another, picked at random in this mix:
                    signed in as a member
   directory        a name search in the member directory
   checkout         product page, add to cart, checkout with a card: three requests, timed together;
-                   the fake then pays the session and posts Stripe's signed webhook to Daphne
+                   the fake then pays the session and posts Stripe's signed webhook to Granian
 
 Meanwhile BENCH_CHAT_SOCKETS (default 16) members keep a websocket open on the chat, half on each
-process, and send BENCH_CHAT_RATE (default 5) messages per second between them; every message must
-reach every socket, across the two processes through Redis.
+Daphne process, and send BENCH_CHAT_RATE (default 5) messages per second between them; every
+message must reach every socket, across the two processes through Redis.
 
 Errors (a status other than the expected one, a refused chat frame, a message that did not reach a
-socket, a traceback in Daphne's log) must be 0. The queries each view costs are counted afterwards
+socket, a traceback in a server's log) must be 0. The queries each view costs are counted afterwards
 in this process, with Django's test client against the same organisation.
 """
 
@@ -31,7 +32,6 @@ import json
 import os
 import random
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -41,7 +41,15 @@ from pathlib import Path
 
 import requests
 
-from bench._support import in_fresh_database, percentile, publish_article, report, session_keys, shop_with_a_shirt
+from bench._support import (
+    in_fresh_database,
+    percentile,
+    publish_article,
+    report,
+    session_keys,
+    shop_with_a_shirt,
+    start_redis,
+)
 from shop.stripe_fake import FakeStripe, event, public, sign
 
 DATABASE = "relais_bench_load"
@@ -62,13 +70,13 @@ LABELS = {
     "member": "member app page",
     "directory": "directory search",
     "checkout": "checkout (3 requests)",
-    "webhook": "Stripe webhook (fake → Daphne)",
+    "webhook": "Stripe webhook (fake → Granian)",
     "chat": "chat message, to all sockets",
 }
 
 
 def main():
-    os.environ["RELAIS_BENCH_SITE"] = "1"  # routes the minimal view, here and in Daphne
+    os.environ["RELAIS_BENCH_SITE"] = "1"  # routes the minimal view, here and in the servers
     os.environ.setdefault("LOG_LEVEL", "WARNING")  # not a line per page Wagtail creates
     in_fresh_database(DATABASE, run)
 
@@ -162,28 +170,22 @@ def prepare(members, sessions):
     }
 
 
-def start_redis():
-    from tests.helpers import free_port
+def start_web(port, env):
+    """HTTP as production serves it (config/serving.py): Granian, a worker per core."""
+    from config.serving import web_command
 
-    server = shutil.which("redis-server") or "/usr/bin/redis-server"
-    if not Path(server).exists():
-        raise SystemExit("bench/load.py needs redis-server: apt-get install redis-server")
-    port = free_port()
-    process = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    import redis
-
-    client = redis.Redis(port=port)
-    for _ in range(100):
-        with contextlib.suppress(redis.ConnectionError):
-            client.ping()
-            return process, url
-        time.sleep(0.1)
+    argv, extra = web_command(port, environ=env)
+    log_path = LOG_DIR / "load_web.log"
+    log = log_path.open("w")
+    process = subprocess.Popen(argv, env={**env, **extra}, stdout=log, stderr=subprocess.STDOUT)
+    for _ in range(150):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return process, log, log_path
+        except OSError:
+            time.sleep(0.2)
     process.kill()
-    raise SystemExit("redis-server did not start")
+    raise SystemExit(f"Granian did not start; see {log_path}")
 
 
 def start_daphne(port, env, index):
@@ -226,7 +228,7 @@ class Results:
 
 
 class Client:
-    """One HTTP client: a keep-alive session on one Daphne, as a member (for the member app) and
+    """One HTTP client: a keep-alive session on the web server, as a member (for the member app) and
     as an anonymous visitor (for the campaign site and the shop)."""
 
     def __init__(self, index, port, cookie, setup, fake, results, deadline):
@@ -309,8 +311,8 @@ class Client:
         return None, session_id
 
     def pay(self, session_id):
-        """The buyer pays; the fake posts the signed webhook to Daphne, as Stripe would (what Daphne
-        answered is checked with every delivery at the end)."""
+        """The buyer pays; the fake posts the signed webhook to the web server, as Stripe would (what
+        it answered is checked with every delivery at the end)."""
         started = time.perf_counter()
         paid = self.fake.session_pay(session_id) is not None
         with self.results.lock:
@@ -470,8 +472,8 @@ def run():
 
     redis_process, redis_url = start_redis()
     fake = FakeStripe().start()
-    ports = [free_port(), free_port()]
-    fake.add_account(SECRET_KEY, f"http://{HOST}:{ports[0]}/shop/stripe/webhook/", WEBHOOK_SECRET)
+    web_port, ports = free_port(), [free_port(), free_port()]  # ports: the two websocket servers
+    fake.add_account(SECRET_KEY, f"http://{HOST}:{web_port}/shop/stripe/webhook/", WEBHOOK_SECRET)
     env = {
         **os.environ, "REDIS_URL": redis_url, "STRIPE_API_BASE": fake.url, "RELAIS_BENCH_SITE": "1",
         "LOG_LEVEL": "WARNING",
@@ -479,13 +481,14 @@ def run():
     daphnes = []
     results = Results()
     try:
+        daphnes.append(start_web(web_port, env))
         for index, port in enumerate(ports):
             daphnes.append(start_daphne(port, env, index))
         http_cookies, chat_cookies = setup["cookies"][:concurrency], setup["cookies"][concurrency:]
         # Warm up each process (templates, lazy imports, the page cache) outside the measure.
         warm = Results()
-        for index, port in enumerate(ports):
-            client = Client(index, port, http_cookies[index % len(http_cookies)], setup, fake, warm, 0)
+        for index in range(2):
+            client = Client(index, web_port, http_cookies[index % len(http_cookies)], setup, fake, warm, 0)
             for path in [MINIMAL, *client.member_pages, "/app/directory/?q=mar"]:
                 client.get(client.member, path)
             for path in client.campaign_pages:
@@ -498,8 +501,7 @@ def run():
 
         deadline = time.perf_counter() + seconds
         clients = [
-            Client(index, ports[index % 2], cookie, setup, fake, results, deadline)
-            for index, cookie in enumerate(http_cookies)
+            Client(index, web_port, cookie, setup, fake, results, deadline) for index, cookie in enumerate(http_cookies)
         ]
         threads = [threading.Thread(target=client.run) for client in clients]
         chat_result = {}
@@ -552,7 +554,8 @@ def consistency(results):
 def summary(results, chat, checks, counts, tracebacks, elapsed, concurrency, sockets, rate):
     rows = {}
     print(
-        f"\nTwo Daphne processes on loopback sharing one Redis (channel layer and cache), {elapsed:.0f} s, "
+        f"\nThe production layout on loopback: Granian (HTTP, a worker per core) and two Daphne processes "
+        f"(websockets) sharing one Redis (channel layer and cache), {elapsed:.0f} s, "
         f"{concurrency} HTTP clients, {sockets} chat sockets sending {rate:g} messages/s\n"
     )
     print(f"{'kind':<34}{'count':>8}{'per s':>8}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
@@ -569,7 +572,7 @@ def summary(results, chat, checks, counts, tracebacks, elapsed, concurrency, soc
         print(f"{label:<34}{row['count']:>8}{row['per_s']:>8.1f}{row['p50']:>9.1f}{row['p99']:>9.1f}{row['errors']:>8}")
     errors = sum(row["errors"] for row in rows.values()) + tracebacks
     rate_all = results.requests / elapsed
-    print(f"\nHTTP requests: {results.requests} in {elapsed:.1f}s, {rate_all:.0f}/s over both processes")
+    print(f"\nHTTP requests: {results.requests} in {elapsed:.1f}s, {rate_all:.0f}/s")
     print(
         f"chat: {chat.get('messages', 0)} messages to {chat.get('sockets', 0)} sockets, "
         f"{chat.get('delivered', 0)} of {chat.get('expected', 0)} deliveries"
@@ -578,7 +581,7 @@ def summary(results, chat, checks, counts, tracebacks, elapsed, concurrency, soc
     p50_ratio = member["p50"] / minimal["p50"] if minimal["p50"] else float("nan")
     p99_ratio = member["p99"] / minimal["p99"] if minimal["p99"] else float("nan")
     print(f"member app page / minimal view: p50 {p50_ratio:.1f}x, p99 {p99_ratio:.1f}x")
-    print(f"errors: {errors}" + (f" ({tracebacks} tracebacks in .data/load_daphne_*.log)" if tracebacks else ""))
+    print(f"errors: {errors}" + (f" ({tracebacks} tracebacks in .data/load_*.log)" if tracebacks else ""))
     for kind, found in results.errors.items():
         for detail in sorted(set(found))[:3]:
             print(f"  {kind}: {detail}")

@@ -1,7 +1,8 @@
 """The campaign site under load: requests per second and p99 for the cached home page and for an
-uncached article, beside a minimal Django view on the same Daphne process in the same run.
+uncached article, beside a minimal Django view on the same web server in the same run.
 
-One Daphne process on loopback; BENCH_CONCURRENCY (default 16) keep-alive connections from a
+The web server as production runs it (config/serving.py: Granian, without the proxy in front,
+whose page cache bench/serving.py measures) on loopback; BENCH_CONCURRENCY (default 16) keep-alive connections from a
 thread pool send requests for BENCH_SECONDS (default 8) per target, at most BENCH_REQUESTS
 (default 20000) each. The minimal view (routed only with RELAIS_BENCH_SITE=1) goes through the
 same middleware as a page, tenant resolution included, and returns a short text.
@@ -10,7 +11,6 @@ same middleware as a page, tenant resolution included, and returns a short text.
 import http.client
 import os
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -107,12 +107,12 @@ def run():
     limit = int(os.environ.get("BENCH_REQUESTS", "20000"))
     port = free_port()
     env = {**os.environ, "RELAIS_BENCH_SITE": "1", "LOG_LEVEL": "WARNING"}
-    log = (Path(__file__).resolve().parent.parent / ".data" / "site_daphne.log").open("w")
-    daphne = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--verbosity", "0",
-         "config.asgi:application"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    log = (Path(__file__).resolve().parent.parent / ".data" / "site_web.log").open("w")
+    from config.serving import sizes, web_command
+
+    argv, extra = web_command(port, environ=env)
+    server = subprocess.Popen(argv, env={**env, **extra}, stdout=log, stderr=subprocess.STDOUT)
+    size = sizes(env)
     headers = {"Host": HOST}
     rows = {}
     try:
@@ -125,7 +125,10 @@ def run():
         # Warm up: the first requests fill the page cache and Django's lazy imports.
         for path in ["/bench-minimal/", "/", article_path]:
             load(port, path, headers, 2, 1, 50)
-        print(f"One Daphne process, {concurrency} keep-alive connections, {seconds:g} s per target\n")
+        print(
+            f"Granian as config/serving.py starts it ({size['workers']} worker(s) x {size['threads']} threads, "
+            f"no proxy in front), {concurrency} keep-alive connections, {seconds:g} s per target\n"
+        )
         print(f"{'target':<34}{'req/s':>10}{'median ms':>11}{'p99 ms':>9}{'errors':>8}")
         for label, path, extra in [
             ("minimal Django view (reference)", "/bench-minimal/", {}),
@@ -137,8 +140,8 @@ def run():
             rows[label] = (rate, percentile(latencies, 0.5), percentile(latencies, 0.99), errors)
             print(f"{label:<34}{rate:>10.0f}{rows[label][1]:>11.1f}{rows[label][2]:>9.1f}{errors:>8}")
     finally:
-        daphne.terminate()
-        daphne.wait(timeout=20)
+        server.terminate()
+        server.wait(timeout=20)
         log.close()
     minimal, cached, article = (rows[key] for key in rows)
     ratio = minimal[0] / cached[0] if cached[0] else float("inf")
