@@ -57,10 +57,11 @@ def test_two_organisations_interleaved_on_one_kept_connection_see_only_their_own
     for _round in range(5):
         for schema in ("alpha", "beta", "beta", "alpha"):  # each order of the two, on the one connection
             host, other = f"{schema}.localhost", others[schema]
-            member_app = get(one_connection_stack, host, "/app/", sessions[schema])
-            assert member_app.status_code == 200
-            assert names[schema] in member_app.text
-            assert names[other] not in member_app.text
+            for path in ("/app/", "/app/chapters/", "/app/chat/api/rooms/"):
+                member_app = get(one_connection_stack, host, path, sessions[schema])
+                assert member_app.status_code == 200, path
+                assert names[schema] in member_app.text, path
+                assert names[other] not in member_app.text, path
             site = get(one_connection_stack, host, "/")
             assert site.status_code == 200
             assert names[schema] in site.text
