@@ -79,7 +79,7 @@ def test_a_webhook_during_an_outage_is_refused_then_applied_once(private_db, pro
     delivery = threading.Thread(target=lambda: answers.append(deliver(web, completed)))
     delivery.start()
     wait_until(lambda: private_db.waiting_for_locks() >= 1, timeout=20, message="the webhook did not reach the order")
-    private_db.stop()
+    private_db.stop(mode="immediate")  # every connection cut at once (see test_postgres_restart.py)
     delivery.join(timeout=30)
     blocker.close()
     in_flight = answers[0]
