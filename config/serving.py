@@ -187,7 +187,9 @@ def stack(port, host="127.0.0.1"):
         # The environment's settings win, but each server names its own connections.
         given = {key: value for key, value in os.environ.items() if key != "DATABASE_APPLICATION_NAME"}
         env = {**extra, **given, "DATABASE_APPLICATION_NAME": extra["DATABASE_APPLICATION_NAME"]}
-        children.append(subprocess.Popen(argv, env=env, cwd=ROOT, preexec_fn=die_with_parent))
+        # A session of their own: Ctrl-C reaches the stack alone, which stops each server with one
+        # SIGTERM (Granian signalled twice, by the terminal and by the stack, never exited).
+        children.append(subprocess.Popen(argv, env=env, cwd=ROOT, preexec_fn=die_with_parent, start_new_session=True))
 
     start(*web_command(http_port))
     start(*ws_command(ws_port))
