@@ -265,7 +265,10 @@ def run():
             f"{'Redis' if redis_url else 'no Redis'}, "
             f"{'behind nginx (deploy/nginx.conf)' if nginx else 'direct (no nginx)'}"
         )
-        print(f"Production layout: {layout}; Daphne: today's layout; wrk {SECONDS} s per line\n", flush=True)
+        if DAPHNE_ONLY:
+            print(f"Today's layout: Daphne alone, a connection per request; wrk {SECONDS} s per line\n", flush=True)
+        else:
+            print(f"Production layout: {layout}; Daphne: today's layout; wrk {SECONDS} s per line\n", flush=True)
         for _label, server, path, session in targets:  # warm every server's caches and pools first
             if server != "hello" and not DAPHNE_ONLY:
                 wrk(front[server], path, 16, session, seconds=2)
@@ -273,9 +276,10 @@ def run():
         plan = []
         for connections in (16, MANY):
             for label, server, path, session in targets:
-                if DAPHNE_ONLY and server == "hello":
-                    continue
-                plan.append((label, "daphne" if DAPHNE_ONLY else server, path, session, connections))
+                if not DAPHNE_ONLY:
+                    plan.append((label, server, path, session, connections))
+                elif server != "hello" and "proxy" not in label:  # Daphne alone: no ceiling, no proxy
+                    plan.append((f"{label} [Daphne]", "daphne", path, session, connections))
             if not DAPHNE_ONLY:
                 for label, _server, path, session in targets[2:5:2]:  # the comparison: cached page, member home
                     plan.append((f"{label} [Daphne]", "daphne", path, session, connections))
