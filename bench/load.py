@@ -36,7 +36,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import requests
@@ -175,35 +174,25 @@ def start_web(port, env):
     from config.serving import web_command
 
     argv, extra = web_command(port, environ=env)
-    log_path = LOG_DIR / "load_web.log"
-    log = log_path.open("w")
-    process = subprocess.Popen(argv, env={**env, **extra}, stdout=log, stderr=subprocess.STDOUT)
-    for _ in range(150):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return process, log, log_path
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit(f"Granian did not start; see {log_path}")
+    return _started("Granian", argv, {**env, **extra}, port, LOG_DIR / "load_web.log")
 
 
 def start_daphne(port, env, index):
-    log_path = LOG_DIR / f"load_daphne_{index}.log"
+    argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--verbosity", "0",
+            "config.asgi:application"]  # fmt: skip
+    return _started("Daphne", argv, env, port, LOG_DIR / f"load_daphne_{index}.log")
+
+
+def _started(name, argv, env, port, log_path):
+    """The server started, once its /healthz answers: (process, log file, log path)."""
+    from config.serving import wait_until_up
+
     log = log_path.open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--verbosity", "0",
-         "config.asgi:application"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    for _ in range(150):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return process, log, log_path
-        except OSError:
-            time.sleep(0.2)
+    process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+    if wait_until_up(f"http://127.0.0.1:{port}/healthz", [process], timeout=30):
+        return process, log, log_path
     process.kill()
-    raise SystemExit(f"Daphne did not start; see {log_path}")
+    raise SystemExit(f"{name} did not start; see {log_path}")
 
 
 # The HTTP clients ---------------------------------------------------------------------------------

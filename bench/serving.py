@@ -221,7 +221,7 @@ def run():
         redis_process, redis_url = start_redis()
         env["REDIS_URL"] = redis_url
     sys.path.insert(0, str(ROOT))
-    from config.serving import sizes, web_command
+    from config.serving import sizes, stop_all, web_command
 
     size = sizes(env)
     processes = []
@@ -292,13 +292,7 @@ def run():
                 flush=True,
             )
     finally:
-        for process in reversed(processes):
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_all(list(reversed(processes)), timeout=20)
         if redis_process:
             redis_process.terminate()
     _summarise(rows)

@@ -17,11 +17,10 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 import warnings
 from pathlib import Path
 
-from config.serving import die_with_parent
+from config.serving import die_with_parent, stop_all, wait_until_up
 
 ROOT = Path(__file__).resolve().parent.parent
 PGDATA = ROOT / ".data" / "pg"
@@ -92,18 +91,6 @@ def manage(*args, env):
     return subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], env=env, cwd=ROOT)
 
 
-def wait_until_up(url, children, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and all(child.poll() is None for child in children):
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return True
-        except OSError:
-            time.sleep(0.2)
-    return False
-
-
 def banner(port):
     from operations import demo
 
@@ -162,14 +149,7 @@ def run(port):
         print("A process stopped; shutting everything down.", file=sys.stderr)
         return 1
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.terminate()
-        for child in children:
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        stop_all(children)
         database.stop()
 
 

@@ -164,7 +164,8 @@ def die_with_parent():
 # The stack -----------------------------------------------------------------------------------------
 
 
-def _wait_until_up(url, children, timeout=60.0):
+def wait_until_up(url, children, timeout=60.0):
+    """Whether `url` answered 200 before `timeout` seconds, while every child process still runs."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and all(child.poll() is None for child in children):
         try:
@@ -195,7 +196,7 @@ def stack(port, host="127.0.0.1"):
     start(*ws_command(ws_port))
     try:
         for child_port in (http_port, ws_port):
-            if not _wait_until_up(f"http://127.0.0.1:{child_port}/healthz", children):
+            if not wait_until_up(f"http://127.0.0.1:{child_port}/healthz", children):
                 print("The web or websocket server did not start.", file=sys.stderr, flush=True)
                 return 1
 
@@ -216,14 +217,19 @@ def stack(port, host="127.0.0.1"):
 
         return asyncio.run(main())
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.terminate()
-        for child in children:
-            try:
-                child.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        stop_all(children)
+
+
+def stop_all(processes, timeout=15):
+    """SIGTERM to every process still running, then wait for each; SIGKILL for any that hangs."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def main(argv=None):
