@@ -47,6 +47,15 @@ def _require(actor, capability, chapter=None):
         raise NotAllowed(capability)
 
 
+def _started(membership):
+    """Tell the apps that keep people (the supporter base) that a membership became active."""
+    signals.member_started.send(sender=Membership, user=membership.user, chapter=membership.chapter)
+
+
+def _account_changed(user):
+    signals.account_changed.send(sender=get_user_model(), user=user)
+
+
 def audit(*, actor, action, subject=None, chapter=None, **details):
     return AuditEntry.objects.create(actor=actor, action=action, subject=subject, chapter=chapter, details=details)
 
@@ -64,8 +73,10 @@ def organisation_setup(*, name, founder):
         name=name, slug="national", kind=Chapter.Kind.NATIONAL, joining=Chapter.Joining.APPROVAL
     )
     RoleAssignment.objects.create(user=founder, role=Role.objects.get(name=NATIONAL_ORGANISER), chapter=national)
-    Membership.objects.create(
-        user=founder, chapter=national, status=Membership.Status.ACTIVE, is_primary=True, started=timezone.now()
+    _started(
+        Membership.objects.create(
+            user=founder, chapter=national, status=Membership.Status.ACTIVE, is_primary=True, started=timezone.now()
+        )
     )
     audit(actor=founder, action="organisation.created", subject=founder, chapter=national)
     return national
@@ -202,6 +213,7 @@ def membership_request(*, user, chapter):
             return _current(user, chapter)
         if is_open:
             _ensure_primary(user)
+            _started(membership)
         audit(
             actor=user, action="membership.joined" if is_open else "membership.requested", subject=user, chapter=chapter
         )
@@ -227,6 +239,7 @@ def membership_approve(*, actor, membership):
         membership.decided_by = actor
         membership.save(update_fields=["status", "started", "decided_by"])
         _ensure_primary(membership.user)
+        _started(membership)
         audit(actor=actor, action="membership.approved", subject=membership.user, chapter=membership.chapter)
         _mail_on_commit(membership, "approved")
     return membership
@@ -317,6 +330,7 @@ def membership_transfer(*, actor, membership, to_chapter):
         membership.save(update_fields=["transferred_to"])
         signals.membership_ended.send(sender=Membership, user=membership.user, chapter=membership.chapter)
         _ensure_primary(membership.user)
+        _started(target)
         audit(
             actor=actor,
             action="membership.transferred",
@@ -443,6 +457,15 @@ PERSONAL_FIELDS = ("email", *get_user_model().PROFILE_FIELDS, "date_joined", "la
 PERSONAL_DATA_HOLDERS = {}
 
 
+def profile_update(*, user, form):
+    """The member saves their profile (a ProfileForm bound to their account): the apps that keep a
+    copy of their name and contacts (the supporter base) are told in the same transaction."""
+    with transaction.atomic():
+        user = form.save()
+        _account_changed(user)
+    return user
+
+
 def register_personal_data(name, *, collect, erase):
     """An app that stores personal data adds it to the download and to the erasure. erase(user)
     runs after the account is anonymised; `user.former_email` is the address it had."""
@@ -560,10 +583,11 @@ def members_import(*, actor, rows):
                 if changed:
                     user.save(update_fields=changed)
                 counts["updated" if changed else "unchanged"] += 1
+            _account_changed(user)
             if not Membership.objects.filter(
                 user=user, chapter=values["chapter"], status__in=Membership.CURRENT
             ).exists():
-                Membership.objects.create(
+                membership = Membership.objects.create(
                     user=user,
                     chapter=values["chapter"],
                     status=Membership.Status.ACTIVE,
@@ -571,6 +595,7 @@ def members_import(*, actor, rows):
                     decided_by=actor,
                 )
                 _ensure_primary(user)
+                _started(membership)
                 counts["joined"] += 1
         chapters = sorted({row.values["chapter"].slug for row in rows})
         audit(actor=actor, action="members.imported", chapters=chapters, **counts)
@@ -705,12 +730,14 @@ def invitations_send(*, actor, emails, chapter, build_url, organisation_name):
                 ChapterInvitation.objects.create(invitation=invitation, chapter=chapter)
             for user in get_user_model().objects.filter(email__in=existing, is_active=True):
                 if _current(user, chapter) is None and not chapter.is_archived:
-                    Membership.objects.create(
-                        user=user,
-                        chapter=chapter,
-                        status=Membership.Status.ACTIVE,
-                        started=timezone.now(),
-                        decided_by=actor,
+                    _started(
+                        Membership.objects.create(
+                            user=user,
+                            chapter=chapter,
+                            status=Membership.Status.ACTIVE,
+                            started=timezone.now(),
+                            decided_by=actor,
+                        )
                     )
                     _ensure_primary(user)
                     audit(actor=actor, action="membership.added", subject=user, chapter=chapter)
@@ -719,6 +746,9 @@ def invitations_send(*, actor, emails, chapter, build_url, organisation_name):
                     already.append(user.email)
         else:
             already = list(existing)
+        signals.invitations_sent.send(
+            sender=Invitation, emails=[invitation.email for invitation in sent], chapter=chapter, actor=actor
+        )
         audit(actor=actor, action="invitations.sent", chapter=chapter, count=len(sent))
     return sent, added, already
 
@@ -743,15 +773,18 @@ def invitation_accept(*, invitation, full_name, password):
     membership of it, in one transaction."""
     with transaction.atomic():
         user = account_services.invitation_accept(invitation=invitation, full_name=full_name, password=password)
+        _account_changed(user)
         target = ChapterInvitation.objects.filter(invitation=invitation).select_related("chapter").first()
         if target is not None and not target.chapter.is_archived:
-            Membership.objects.create(
-                user=user,
-                chapter=target.chapter,
-                status=Membership.Status.ACTIVE,
-                is_primary=True,
-                started=timezone.now(),
-                decided_by=invitation.invited_by,
+            _started(
+                Membership.objects.create(
+                    user=user,
+                    chapter=target.chapter,
+                    status=Membership.Status.ACTIVE,
+                    is_primary=True,
+                    started=timezone.now(),
+                    decided_by=invitation.invited_by,
+                )
             )
         audit(actor=user, action="invitation.accepted", subject=user, chapter=target.chapter if target else None)
     return user

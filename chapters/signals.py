@@ -1,6 +1,9 @@
 """Domain signals the core sends so that feature apps can react without the core importing them.
 
+member_started(sender, user, chapter): a membership became active (joined, approved, invited, imported).
 membership_ended(sender, user, chapter): a membership ended (left, removed, transferred, erased).
+account_changed(sender, user): a member's account was created or its profile changed.
+invitations_sent(sender, emails, chapter, actor): invitations went to these addresses (into chapter, or None).
 role_assigned(sender, user, chapter): a role was given.
 role_revoked(sender, user, chapter): a role assignment was taken back.
 role_changed(sender, role): a role's capabilities may have changed.
@@ -11,7 +14,10 @@ Receivers subscribe in their AppConfig.ready(); they are called inside the servi
 
 from django.dispatch import Signal
 
+member_started = Signal()
 membership_ended = Signal()
+account_changed = Signal()
+invitations_sent = Signal()
 role_assigned = Signal()
 role_revoked = Signal()
 role_changed = Signal()

@@ -556,7 +556,7 @@ def directory(request):
 def profile(request):
     form = ProfileForm(request.POST or None, instance=request.user)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        services.profile_update(user=request.user, form=form)
         messages.success(request, _("Your profile was saved."))
         return redirect("profile")
     return render(request, "chapters/profile.html", {"form": form})

@@ -323,6 +323,13 @@ class FormPage(AbstractEmailForm):
                 return refusal
         return super().serve(request, *args, **kwargs)
 
+    def process_form_submission(self, form):
+        from cms import services
+
+        submission = super().process_form_submission(form)
+        services.form_submitted(page=self, form=form, submission=submission)
+        return submission
+
     def get_form(self, *args, **kwargs):
         from cms import spam
 

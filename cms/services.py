@@ -27,6 +27,8 @@ from cms.models import (
     StandardPage,
 )
 from cms.selectors import chapters_near
+from people import services as people_services
+from people.models import Activity, Source
 
 # The starter site, in each content language: what a new organisation shows before anyone edits it.
 STARTER = {
@@ -233,10 +235,59 @@ def signup_confirm(*, signup):
             except IntegrityError:  # two pending signatures from one address: the first one counts
                 return signup, None
             _push_count(signup.page_id)
+            _signer_recorded(signup)
             return signup, None
         invitation = _join(signup)
         signup.save(update_fields=["confirmed", "outcome"])
+        _signer_recorded(signup)
     return signup, invitation
+
+
+def _signer_recorded(signup):
+    """A confirmed address: the person enters (or is found in) the supporter base, with the signature
+    or join request on their timeline."""
+    petition = signup.kind == Signup.Kind.PETITION
+    title = signup.page.title if signup.page else ""
+    people_services.person_record(
+        source=Source.PETITION if petition else Source.JOIN_FORM,
+        source_detail=title,
+        email=signup.email,
+        full_name=signup.full_name,
+        postcode=signup.postcode,
+        language=signup.language,
+        chapter=signup.chapter,
+        activity=(
+            Activity.Kind.SIGNATURE if petition else Activity.Kind.SIGNUP,
+            title or signup.get_kind_display(),
+            signup.page,
+        ),
+    )
+
+
+def form_submitted(*, page, form, submission):
+    """A form built in /cms/ was sent: whoever left an address or a number is in the supporter base,
+    with the form on their timeline. A submission that names nobody is kept as Wagtail keeps it."""
+    values = {field.clean_name: field.field_type for field in page.get_form_fields()}
+    data = form.cleaned_data
+    email = next((str(data[name]) for name, kind in values.items() if kind == "email" and data.get(name)), "")
+    name = next((str(data[key]) for key in ("name", "nom", "full_name", "your_name") if data.get(key)), "")
+    phone = next((str(data[key]) for key in ("phone", "telephone", "mobile") if data.get(key)), "")
+    if not email and not phone:
+        return None
+    try:
+        person, _created = people_services.person_record(
+            source=Source.WEBSITE_FORM,
+            source_detail=page.title,
+            email=email,
+            phone=phone,
+            full_name=name,
+            postcode=str(data.get("postcode") or data.get("code_postal") or ""),
+            language=translation.get_language() or "",
+            activity=(Activity.Kind.FORM, page.title, page),
+        )
+    except chapter_services.InvalidAction:  # a number Wagtail's text field let through: the submission stays
+        return None
+    return person
 
 
 def _join(signup):

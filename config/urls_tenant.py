@@ -26,6 +26,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("app/chat/", include("chat.urls")),
     path("app/shop/", include("shop.urls")),
+    path("app/people/", include("people.urls")),
     path("app/", include("chapters.urls")),
     # Wagtail's deliberate crash page answers a 500 to anyone: no such page here.
     path("cms/failwhale/", lambda request: HttpResponseNotFound(), name="cms_error_test_disabled"),

@@ -24,6 +24,8 @@ from django.utils.translation import gettext as _
 from chapters.access import can
 from chapters.models import Chapter
 from chapters.services import InvalidAction, NotAllowed, audit
+from people.models import Activity, Source
+from people.services import person_record
 from shop import payments
 from shop.access import handles_orders_of, handles_stock_of
 from shop.capabilities import MANAGE_CATALOGUE, MANAGE_ORDERS, MANAGE_PAYMENTS, MANAGE_STOCK, ORDER_FOR_CHAPTER
@@ -747,8 +749,26 @@ def public_order_place(*, lines, full_name, email, payment, address="", collect_
         if payment == PublicOrder.Payment.COLLECT:
             from shop import tasks
 
+            _buyer_recorded(order)
             tasks.public_order_mail.enqueue_on_commit(order.pk, "placed")
     return order
+
+
+def _buyer_recorded(order):
+    """A placed (to collect) or paid order: the buyer is in the supporter base, the order on their timeline."""
+    try:
+        person_record(
+            source=Source.SHOP,
+            source_detail=order.reference,
+            email=order.email,
+            full_name=order.full_name,
+            address=order.address,
+            language=order.language,
+            chapter=order.collect_chapter,
+            activity=(Activity.Kind.ORDER, _("Order %(reference)s") % {"reference": order.reference}, order),
+        )
+    except InvalidAction as error:  # an address the order form took and the base does not: the order stands
+        log.warning("Order %s: buyer not recorded: %s", order.reference, error)
 
 
 def checkout_start(*, order, success_url, cancel_url):
@@ -961,6 +981,7 @@ def _on_session_completed(session):
     order.paid = timezone.now()
     order.stripe_payment_intent = str(session.get("payment_intent") or "")
     order.save(update_fields=["status", "paid", "stripe_payment_intent", "updated"])
+    _buyer_recorded(order)
     from shop import tasks
 
     tasks.public_order_mail.enqueue_on_commit(order.pk, "paid")

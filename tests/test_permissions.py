@@ -24,6 +24,8 @@ COORDINATOR = {
     "chapters.view_contact_details",
     "chapters.view_members",
     "shop.order_for_chapter",
+    "people.view",
+    "people.edit",
 }
 EVERYTHING = set(CAPABILITIES)
 NOTHING = set()

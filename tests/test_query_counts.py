@@ -28,6 +28,8 @@ from chapters.models import AuditEntry, Chapter, Membership, Role, RoleAssignmen
 from chat import selectors as chat_selectors
 from chat import services as chat_services
 from chat.models import Message, Mute, Room
+from people import services as people_services
+from people.models import Activity, Consent, CustomField, Person
 from shop import services as shop_services
 from shop.models import ChapterOrder, Product, PublicOrder, StockMove
 from tests.security.routes import build, http_routes
@@ -40,10 +42,21 @@ LIMIT = 10
 # (limit, why) for what may cost more, none of it a query per row:
 LIMITS = {
     "personal_data": (
-        13,
+        20,
         "not a page but the personal-data download (a file): it gathers what each app holds about the "
         "person, one query per kind of record (addresses, memberships, roles, audit entries, chat "
-        "messages and the members of their conversations, reports, public and chapter orders, sign-ups)",
+        "messages and the members of their conversations, reports, public and chapter orders, sign-ups, "
+        "and their record in the supporter base: its addresses, numbers, tags, chapters, consents, timeline)",
+    ),
+    "person_detail": (
+        13,
+        "a person's page reads their addresses, numbers, tags, chapters, consent history, the custom "
+        "fields and a page of their timeline (with its count): one query each",
+    ),
+    "people": (
+        13,
+        "each person's chapters, main address, main number and tags are read alongside the page (four "
+        "queries, whatever the page's length), and the chapter and tag filters list their choices",
     ),
 }
 
@@ -51,6 +64,7 @@ LIMITS = {
 EXEMPT = {}
 
 MEMBERS_PER_BATCH = 30
+PEOPLE_PER_BATCH = 30
 CHAPTERS_PER_BATCH = 3
 
 
@@ -90,6 +104,7 @@ class Data:
         batch = self.batches
         self.batches += 1
         organiser, lille = self.organiser, self.lille
+        self.grow_people(batch)
         nord = Chapter.objects.get(slug="nord")
         chapters = [
             chapter_services.chapter_create(
@@ -226,6 +241,33 @@ class Data:
                 collect_chapter=lille, full_name=f"Buyer {batch}-{number}", email=f"buyer{batch}-{number}@example.org",
             )  # fmt: skip
 
+    def grow_people(self, batch):
+        """Supporters of Lille with contacts, tags, consents, notes and a custom field value."""
+        field = CustomField.objects.get_or_create(key="availability", defaults={"name": "Availability"})[0]
+        for number in range(PEOPLE_PER_BATCH):
+            person, _created = people_services.person_record(
+                source="manual",
+                email=f"supporter{batch}-{number}@example.org",
+                phone=f"+336{batch:02d}{number:06d}",
+                full_name=f"Supporter {batch}-{number}",
+                chapter=self.lille,
+            )
+            people_services.tags_set(actor=self.organiser, person=person, names=[f"tag-{batch}", f"tag-{number}"])
+            people_services.consent_record(
+                person=person, channel="email", purpose="news", status="granted", basis="explicit_consent",
+                wording="Yes", source="form",
+            )  # fmt: skip
+            people_services.note_add(actor=self.organiser, person=person, text=f"Note {batch}")
+            person.fields = {field.key: "weekends"}
+            person.save(update_fields=["fields"])
+            if batch == 0 and number == 0:
+                self.person, self.custom_field = person, field
+        people_services.note_add(actor=self.organiser, person=self.person, text=f"Another note {batch}")
+        people_services.consent_record(
+            person=self.person, channel="sms", purpose="news", status="granted" if batch % 2 else "withdrawn",
+            basis="explicit_consent", wording="Yes", source="form", by_person=True,
+        )  # fmt: skip
+
     def arguments(self):
         """The value of each URL parameter, by name; `by_route` where a name means something else."""
         common = {
@@ -243,6 +285,9 @@ class Data:
             "shop_product_edit": {"pk": self.product.pk},
             "shop_allowance_edit": {"pk": self.allowance.pk},
             "shop_public_order": {"reference": self.public_order.reference},
+            "person_detail": {"pk": self.person.pk},
+            "person_edit": {"pk": self.person.pk},
+            "people_field_edit": {"pk": self.custom_field.pk},
         }
         return common, {name: {key: str(value) for key, value in values.items()} for name, values in by_route.items()}
 
@@ -262,6 +307,8 @@ EXTRA = {
     "shop_stock_ledger": ["?page=2"],
     "shop_report": ["?format=csv"],
     "audit_log": ["?page=2"],
+    "people": ["?q=supporter", "?chapter=lille", "?tag=tag-1", "?member=no", "?page=2"],
+    "person_detail": ["?page=2"],
 }
 
 
@@ -364,6 +411,9 @@ def _rows():
         "public orders": PublicOrder.objects.count(),
         "stock moves": StockMove.objects.count(),
         "audit entries": AuditEntry.objects.count(),
+        "people": Person.objects.count(),
+        "activities": Activity.objects.count(),
+        "consents": Consent.objects.count(),
     }
 
 

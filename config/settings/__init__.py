@@ -87,6 +87,7 @@ TENANT_APPS = [
     "allauth.account",
     "allauth.mfa",
     "chapters",
+    "people",
     "chat",
     "shop",
     "cms",

@@ -31,6 +31,8 @@ from chapters.models import Membership, RoleAssignment
 from chat import services as chat_services
 from chat.models import Mute
 from cms.models import CampaignPage, HomePage, Signup
+from people import services as people_services
+from people.models import CustomField, Tag
 from shop import services as shop_services
 from shop.models import Product, PublicOrder
 from tests.conftest import PASSWORD
@@ -169,6 +171,27 @@ class AlphaData:
         )
         self.user = applicant
 
+        # A supporter of Lille's, who is not a member, with what a person's page shows.
+        self.person, _created = people_services.person_record(
+            source="manual",
+            email=f"{PRIVATE}.supporter@example.org",
+            phone="+33612345678",
+            full_name=f"Supporter {PRIVATE}",
+            chapter=lille,
+            activity=("note", f"Note {PRIVATE}", None),
+        )
+        people_services.consent_record(
+            person=self.person,
+            channel="email",
+            purpose="news",
+            status="granted",
+            basis="explicit_consent",
+            wording=f"Wording {PRIVATE}",
+            source="paper form",
+        )
+        self.person.tags.add(Tag.objects.create(name=f"Tag {ORG}"))
+        self.custom_field = CustomField.objects.create(name=f"Field {ORG}", key="probe_field")
+
     def arguments(self):
         """The value of each URL parameter that names one of alpha's objects, by parameter name;
         `by_route` overrides it for the routes where a name means something else."""
@@ -217,6 +240,11 @@ class AlphaData:
             "shop_public_order": {"reference": self.public_order.reference},
             "shop_public_order_action": {"reference": self.public_order.reference},
             "wagtail_serve": {"_1": f"{self.page.slug}/"},
+            **{
+                name: {"pk": self.person.pk}
+                for name in ("person_detail", "person_edit", "person_note", "person_consent", "person_tags")
+            },
+            "people_field_edit": {"pk": self.custom_field.pk},
         }
         return common, {name: {key: str(value) for key, value in values.items()} for name, values in by_route.items()}
 

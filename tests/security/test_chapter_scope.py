@@ -85,6 +85,11 @@ SCOPE = {
     "shop_chapter_orders": LIST,
     "shop_public_orders": LIST,
     "shop_stock_ledger": LIST,
+    "people": LIST,
+    "person_create": LIST,  # into one of the chapters where they may add people
+    "people_bulk_tags": LIST,  # on people they may edit
+    "people_fields": LIST,  # the organisation's fields; tag counts within their chapters
+    "people_field_edit": OUTSIDE,  # a custom field is the organisation's own
 }
 PAGE_PARAMETERS = {"page_id", "parent_page_id", "page_to_move_id", "page_pk"}
 # What a page or list route needs after its path to show Lille's objects.
@@ -108,6 +113,8 @@ SHOWN_TO_THE_PARENT = {
     "shop_chapter_order",
     "shop_public_order",
     "wagtailadmin_pages:edit",
+    "people",
+    "person_detail",
 }
 REFUSERS = ("sibling", "child", "member")
 # Tables a visit may write for the visitor's own sake: no probe is refused for them.
@@ -152,6 +159,7 @@ class ScopeProber:
         self.form = FORM | {"chapter": lille, "to_chapter": lille, "parent": lille, "emails": "scope@example.org"}
         self.json = {"body": "probe", "emoji": "+1", "name": "probe", "audience": "subtree", "chapter": lille}
         self.json |= {"people": [scope.people["member"].pk], "message": scope.message.pk, "minutes": 30}
+        self.form |= {"people": [scope.data.person.pk], "add": "probe", "text": "probe", "tags": "probe"}
         self.leaks = []
         self.probes = 0
 
@@ -335,7 +343,7 @@ def test_an_import_adds_members_to_the_importers_chapters_only(scope):
 # Chapter-owned models --------------------------------------------------------------------------------
 # Every model of ours that leads to a chapter is registered with chapters.scope, and Lille holds one
 # of each: a new app's model cannot stay out of the proof.
-OUR_APPS = ("accounts", "chapters", "chat", "shop", "cms")
+OUR_APPS = ("accounts", "chapters", "people", "chat", "shop", "cms")
 NOT_CHAPTER_OWNED = {
     "chapters.Chapter": "the tree itself",
     "chat.ReadPosition": "a person's own place in a room they read",
@@ -368,6 +376,12 @@ SAMPLES = {
     "shop.PublicOrderLine": lambda scope: scope.data.public_order.lines.first(),
     "cms.ChapterPage": lambda scope: scope.chapter_page,
     "cms.Signup": lambda scope: scope.signup,
+    "people.Person": lambda scope: scope.data.person,
+    "people.PersonChapter": lambda scope: scope.data.person.chapter_links.first(),
+    "people.PersonEmail": lambda scope: scope.data.person.emails.first(),
+    "people.PersonPhone": lambda scope: scope.data.person.phones.first(),
+    "people.Consent": lambda scope: scope.data.person.consent_history.first(),
+    "people.Activity": lambda scope: scope.data.person.activities.first(),
 }
 
 

@@ -83,6 +83,17 @@ CLASSIFICATION = {
     "invitation_revoke": capability("chapters.invite_members@anywhere"),
     "members_export": capability("chapters.export_members@anywhere"),
     "members_import": capability("chapters.export_members@anywhere"),
+    # member app: the supporter base
+    "people": capability("people.view@anywhere"),
+    "person_create": capability("people.edit@anywhere"),
+    "people_bulk_tags": capability("people.edit@anywhere"),
+    "people_fields": capability("people.edit@anywhere"),
+    "people_field_edit": capability("people.edit@anywhere"),
+    "person_detail": capability("people.view@chapter"),
+    "person_edit": capability("people.edit@chapter"),
+    "person_note": capability("people.edit@chapter"),
+    "person_consent": capability("people.edit@chapter"),
+    "person_tags": capability("people.edit@chapter"),
     # member app: chat
     "chat": MEMBER,
     "chat_rooms": MEMBER,
@@ -201,6 +212,12 @@ FORM = {
     "carrier": "probe",
     "outcome": "dismissed",
     "minutes": "30",
+    "text": "probe",
+    "tags": "probe",
+    "add": "probe",
+    "channel": "email",
+    "purpose": "news",
+    "status": "withdrawn",
 }
 CHAT_JSON = {"body": "probe", "emoji": "+1", "name": "probe", "people": [1], "message": 1, "minutes": 30}
 
@@ -227,7 +244,9 @@ def fingerprint(schema):
 
 
 class Prober:
-    def __init__(self):
+    def __init__(self, data=None):
+        # A selection of people names alpha's supporter, as a list ticked on alpha's page would.
+        self.form = FORM | ({"people": [str(data.person.pk)]} if data is not None else {})
         self.leaks = []
         self.probes = 0
 
@@ -238,7 +257,7 @@ class Prober:
             return client.get(path)
         if json_body:
             return client.post(path, json.dumps(CHAT_JSON), content_type="application/json")
-        return client.post(path, FORM)
+        return client.post(path, self.form)
 
     def check(self, response, who, method, path, forbidden, expect):
         where = f"{who} {method.upper()} {path} -> {response.status_code}"
@@ -421,7 +440,7 @@ def test_anonymous_visitors_and_beta_cookies_on_alphas_host_get_nothing_private(
         ):  # anyone may load them; nothing private on them
             prober.probe(client_for("alpha.localhost"), "anonymous", route, path, ["get"], [PRIVATE], anything)
 
-    _probe_all(Prober(), routes, data, plan)
+    _probe_all(Prober(data), routes, data, plan)
 
 
 def test_betas_people_naming_alphas_objects_on_their_own_host_get_404(data, routes, beta):
@@ -447,7 +466,7 @@ def test_betas_people_naming_alphas_objects_on_their_own_host_get_404(data, rout
         for who, client in people:
             prober.probe(client, who, route, path, methods, MARKERS, expect)
 
-    _probe_all(Prober(), routes, data, plan)
+    _probe_all(Prober(data), routes, data, plan)
 
 
 def test_alphas_members_without_the_capability_get_404(data, routes):
@@ -476,7 +495,7 @@ def test_alphas_members_without_the_capability_get_404(data, routes):
         for name in lacking[kind]:
             prober.probe(clients[name], name, route, path, ["get", "post"], [PRIVATE], refused)
 
-    _probe_all(Prober(), routes, data, plan)
+    _probe_all(Prober(data), routes, data, plan)
 
 
 # Websockets ---------------------------------------------------------------------------------------
