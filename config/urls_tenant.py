@@ -34,6 +34,8 @@ urlpatterns = [
     path("documents/", include(wagtaildocs_urls)),
     path("site/", include("cms.urls")),
     path("shop/", include("shop.urls_public")),
+    # Anyone asks, by a link mailed to their address, what the organisation holds about them.
+    path("my-data/", include("people.urls_rights")),
     path("media/<str:schema>/<path:path>", cms_views.media, name="cms_media"),
     path("robots.txt", cms_views.robots_txt, name="cms_robots"),
     path("sitemap.xml", sitemap, name="cms_sitemap"),

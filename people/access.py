@@ -46,7 +46,7 @@ def may_see_contacts(user, person):
 
 def within(user, capability, people=None):
     """The people the user holds the capability on: one EXISTS over the links, however many people."""
-    people = Person.objects.all() if people is None else people
+    people = (Person.objects.all() if people is None else people).filter(merged_into__isnull=True)
     if chapter_access.can(user, capability):
         return people
     chapters = Chapter.objects.filter(chapter_access.chapters_where(user, capability))

@@ -21,6 +21,10 @@ class PeopleConfig(AppConfig):
 
         # A person belongs to the chapters linked to it; a person linked to none is the organisation's.
         scope.register(models.PersonChapter)
+        scope.register(models.Segment)
+        scope.register(models.PersonImport)
+        scope.register(models.DuplicatePair, "person_a__chapter_links__chapter", "person_b__chapter_links__chapter")
+        scope.register(models.Merge, "kept__chapter_links__chapter")
         for model, path in [
             (models.Person, "chapter_links__chapter"),
             (models.PersonEmail, "person__chapter_links__chapter"),

@@ -16,6 +16,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import fold
 from chapters.models import Chapter
 
 
@@ -56,6 +57,12 @@ class Person(models.Model):
     # Derived, written only by people.services with the rows they summarise.
     consents = ArrayField(models.CharField(max_length=40), default=list, blank=True, editable=False)
     fields = models.JSONField(_("custom fields"), default=dict, blank=True)
+    # The name folded (lower case, no accents, words sorted): what likely duplicates are compared on.
+    name_key = models.CharField(max_length=150, blank=True, editable=False)
+    # A person merged into another stays, hidden, until the merge can no longer be undone.
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="+", editable=False
+    )
     tags = models.ManyToManyField("Tag", related_name="people", blank=True, verbose_name=_("tags"))
     chapters = models.ManyToManyField(Chapter, through="PersonChapter", related_name="people")
 
@@ -68,10 +75,19 @@ class Person(models.Model):
             models.Index(fields=["postcode"], name="people_postcode"),
             GinIndex(fields=["consents"], name="people_consents"),
             GinIndex(fields=["fields"], name="people_fields"),
+            models.Index(fields=["postcode", "name_key"], name="people_name_by_postcode"),
         ]
 
     def __str__(self):
         return self.full_name or str(_("Person %(id)s") % {"id": self.pk})
+
+    def save(self, *args, **kwargs):
+        # Derived from the name, like a database-generated column: kept in step wherever the name is written.
+        self.name_key = name_key(self.full_name)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "full_name" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "name_key"}
+        super().save(*args, **kwargs)
 
     @property
     def is_member(self):
@@ -79,6 +95,11 @@ class Person(models.Model):
 
     def consented(self, channel, purpose):
         return f"{channel}:{purpose}" in self.consents
+
+
+def name_key(full_name):
+    """ "Hélène  DUPONT-Martin" -> "dupont helene martin": the same human written two ways."""
+    return " ".join(sorted(fold(full_name).split()))[:150]
 
 
 class PersonEmail(models.Model):
@@ -277,3 +298,126 @@ class PersonChapter(models.Model):
 
     def __str__(self):
         return f"{self.person_id} in {self.chapter_id} ({self.reason})"
+
+
+class Segment(models.Model):
+    """A saved, named audience: a filter over people (people.segments compiles `definition`)."""
+
+    name = models.CharField(_("name"), max_length=120)
+    description = models.TextField(_("description"), blank=True)
+    definition = models.JSONField(_("conditions"), default=dict)
+    # The chapter it belongs to (who may use and change it: its people.view holders and those above);
+    # none: the organisation's own.
+    chapter = models.ForeignKey(
+        Chapter, on_delete=models.CASCADE, null=True, blank=True, related_name="segments", verbose_name=_("chapter")
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created = models.DateTimeField(default=timezone.now)
+    updated = models.DateTimeField(auto_now=True)
+    # The last count, for the list of segments; recounted when the segment is opened or saved.
+    last_count = models.PositiveIntegerField(null=True, blank=True)
+    counted = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("segment")
+        verbose_name_plural = _("segments")
+        ordering = ["name", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["chapter", "name"], nulls_distinct=False, name="people_segment_name")
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+def import_path(person_import, filename):
+    return f"people/imports/{timezone.now():%Y/%m}/{filename}"
+
+
+class PersonImport(models.Model):
+    """A CSV or XLSX file of people, mapped column by column and run in the worker."""
+
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded", _("Waiting for its mapping")
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    chapter = models.ForeignKey(
+        Chapter, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("chapter")
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    file = models.FileField(_("file"), upload_to=import_path, max_length=300)
+    filename = models.CharField(_("file name"), max_length=200)
+    kind = models.CharField(max_length=10)  # "csv" or "xlsx"
+    # The first rows as read, for the mapping screen: {"header": [...], "rows": [[...], ...]}.
+    preview = models.JSONField(default=dict, blank=True)
+    # Column index (as a string) -> target ("email", "field:<key>", "tag:<name>", "consent:<channel>:<purpose>", "").
+    mapping = models.JSONField(default=dict, blank=True)
+    consent_source = models.CharField(_("where the consents were given"), max_length=200, blank=True)
+    consent_wording = models.TextField(_("words the people agreed to"), blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.UPLOADED)
+    total_rows = models.PositiveIntegerField(null=True, blank=True)
+    processed_rows = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)
+    rejected_count = models.PositiveIntegerField(default=0)
+    # The rejected lines, [[line number, reason], ...], the first REJECTIONS_KEPT of them.
+    rejections = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
+        ordering = ["-created", "-pk"]
+
+    def __str__(self):
+        return self.filename
+
+
+class DuplicatePair(models.Model):
+    """Two people who are likely the same human, found by people.merging, waiting for review."""
+
+    person_a = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+")
+    person_b = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+")
+    reason = models.CharField(_("why"), max_length=40)
+    found = models.DateTimeField(default=timezone.now)
+    dismissed = models.DateTimeField(null=True, blank=True)
+    dismissed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("likely duplicate")
+        verbose_name_plural = _("likely duplicates")
+        constraints = [
+            models.UniqueConstraint(fields=["person_a", "person_b"], name="people_pair_once"),
+            models.CheckConstraint(condition=Q(person_a__lt=models.F("person_b")), name="people_pair_ordered"),
+        ]
+
+    def __str__(self):
+        return f"{self.person_a_id} ~ {self.person_b_id} ({self.reason})"
+
+
+class Merge(models.Model):
+    """One person merged into another: what moved, so that it can be undone within 30 days."""
+
+    kept = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="merges")
+    merged = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+")
+    # The kept person's values before the merge, and the ids of every row moved from `merged`.
+    snapshot = models.JSONField(default=dict)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created = models.DateTimeField(default=timezone.now)
+    undone = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("merge")
+        verbose_name_plural = _("merges")
+        ordering = ["-created", "-pk"]
+
+    def __str__(self):
+        return f"{self.merged_id} into {self.kept_id}"

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from people import views
 
@@ -7,6 +7,9 @@ urlpatterns = [
     path("new/", views.person_create, name="person_create"),
     path("tags/", views.people_bulk_tags, name="people_bulk_tags"),
     path("fields/", views.custom_fields, name="people_fields"),
+    path("segments/", include("people.urls_segments")),
+    path("imports/", include("people.urls_imports")),
+    path("duplicates/", include("people.urls_duplicates")),
     path("fields/<int:pk>/", views.custom_fields, name="people_field_edit"),
     path("<int:pk>/", views.person_detail, name="person_detail"),
     path("<int:pk>/edit/", views.person_edit, name="person_edit"),

@@ -32,7 +32,7 @@ from chat import services as chat_services
 from chat.models import Mute
 from cms.models import CampaignPage, HomePage, Signup
 from people import services as people_services
-from people.models import CustomField, Tag
+from people.models import CustomField, DuplicatePair, Merge, PersonImport, Segment, Tag
 from shop import services as shop_services
 from shop.models import Product, PublicOrder
 from tests.conftest import PASSWORD
@@ -191,6 +191,28 @@ class AlphaData:
         )
         self.person.tags.add(Tag.objects.create(name=f"Tag {ORG}"))
         self.custom_field = CustomField.objects.create(name=f"Field {ORG}", key="probe_field")
+        self.segment = Segment.objects.create(
+            name=f"Segment {PRIVATE}", chapter=lille, definition={"all": []}, created_by=coordinator
+        )
+        self.person_import = PersonImport.objects.create(
+            chapter=lille,
+            created_by=coordinator,
+            file=SimpleUploadedFile(f"people-{TAG}.csv", f"email\n{PRIVATE}.imported@example.org\n".encode()),
+            filename=f"people-{PRIVATE}.csv",
+            kind="csv",
+            preview={"header": ["email"], "rows": [[f"{PRIVATE}.imported@example.org"]]},
+        )
+        twin, _created = people_services.person_record(
+            source="manual", email=f"{PRIVATE}.twin@example.org", full_name=f"Supporter {PRIVATE}", chapter=lille
+        )
+        first, second = sorted([self.person, twin], key=lambda person: person.pk)
+        self.duplicate = DuplicatePair.objects.create(person_a=first, person_b=second, reason="same name")
+        merged, _created = people_services.person_record(
+            source="manual", email=f"{PRIVATE}.merged@example.org", full_name=f"Merged {PRIVATE}", chapter=lille
+        )
+        self.merge = Merge.objects.create(kept=twin, merged=merged, snapshot={"name": f"Merged {PRIVATE}"})
+        merged.merged_into = twin
+        merged.save(update_fields=["merged_into"])
 
     def arguments(self):
         """The value of each URL parameter that names one of alpha's objects, by parameter name;

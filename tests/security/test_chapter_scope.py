@@ -382,6 +382,10 @@ SAMPLES = {
     "people.PersonPhone": lambda scope: scope.data.person.phones.first(),
     "people.Consent": lambda scope: scope.data.person.consent_history.first(),
     "people.Activity": lambda scope: scope.data.person.activities.first(),
+    "people.Segment": lambda scope: scope.data.segment,
+    "people.PersonImport": lambda scope: scope.data.person_import,
+    "people.DuplicatePair": lambda scope: scope.data.duplicate,
+    "people.Merge": lambda scope: scope.data.merge,
 }
 
 

@@ -1,0 +1,3 @@
+"""Routes of people.rights (filled in by that part of the app)."""
+
+urlpatterns = []
