@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import services as account_services
 from accounts.forms import InvitationAcceptForm, ProfileForm
 from accounts.models import Invitation
-from chapters import member_files, selectors, services
+from chapters import member_files, panels, selectors, services
 from chapters.access import can, can_anywhere, chapters_where, get_chapter_for, require
 from chapters.capabilities import CAPABILITIES
 from chapters.forms import (
@@ -71,6 +71,7 @@ def home(request):
             "can_manage_roles": can_anywhere(user, "chapters.manage_roles"),
             "can_read_audit": can_anywhere(user, "chapters.view_audit_log"),
             "can_export": can_anywhere(user, "chapters.export_members"),
+            "panels": panels.rendered(request),
         },
     )
 

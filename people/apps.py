@@ -7,10 +7,10 @@ class PeopleConfig(AppConfig):
     verbose_name = _("People")
 
     def ready(self):
-        from chapters import scope, signals
+        from chapters import panels, scope, signals
         from chapters.capabilities import register
         from chapters.services import register_personal_data
-        from people import capabilities, models, receivers, services
+        from people import capabilities, glance, models, receivers, services
 
         register(capabilities.VIEW, _("See the people of the supporter base"))
         register(capabilities.EDIT, _("Add and edit people, their tags, notes and consents"))
@@ -35,6 +35,7 @@ class PeopleConfig(AppConfig):
             scope.register(model, path)
 
         register_personal_data("people", collect=services.personal_data, erase=services.personal_data_erase)
+        panels.register("people.glance", glance.panel)
         signals.member_started.connect(receivers.member_started, dispatch_uid="people.member_started")
         signals.membership_ended.connect(receivers.membership_ended, dispatch_uid="people.membership_ended")
         signals.account_changed.connect(receivers.account_changed, dispatch_uid="people.account_changed")

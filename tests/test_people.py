@@ -493,3 +493,60 @@ def test_selectors_filter_by_tag_member_and_chapter(tree):
         assert member in members
         assert tagged not in members
         assert tagged in set(selectors.people_for(founder, query="tg@exa"))
+
+
+# The base at a glance -------------------------------------------------------------------------------
+
+
+def test_the_glance_counts_the_viewers_people_by_source_week_consent_and_month(tree):
+    from people import glance
+
+    with schema_context("alpha"):
+        now = timezone.now()
+        made = [
+            ("petition", tree.lille, 0, ["email:news"]),
+            ("petition", tree.lille, 0, []),
+            ("shop", tree.lille_centre, 1, ["email:news", "sms:events"]),
+            ("import", tree.lille, 40, []),  # five to six weeks ago: in the growth, not in the weeks
+            ("petition", tree.roubaix, 0, ["email:news"]),  # not the coordinator's
+        ]
+        for number, (source, chapter, weeks_ago, consents) in enumerate(made):
+            person, _ = record(email=f"g{number}@example.org", source=source, chapter=chapter)
+            Person.objects.filter(pk=person.pk).update(
+                created=now - timezone.timedelta(weeks=weeks_ago)
+                if weeks_ago < 40
+                else now - timezone.timedelta(days=40 * 7)
+            )
+            for key in consents:
+                channel, purpose = key.split(":")
+                services.consent_record(person=person, channel=channel, purpose=purpose, **GRANT)
+        coordinator = tree.people["coordinator"].user
+        forget_grants(coordinator)
+        figures = glance.glance(coordinator)
+    assert figures["people"] == 4
+    assert figures["members"] == 0
+    rates = {(row["channel"], row["purpose"]): (row["count"], row["percent"]) for row in figures["consents"]}
+    assert rates[("email", "news")] == (2, 50)
+    assert rates[("sms", "events")] == (1, 25)
+    assert rates[("post", "fundraising")] == (0, 0)
+    by_source = {series["source"]: sum(series["counts"]) for series in figures["signups"]}
+    assert by_source == {"petition": 2, "shop": 1}, "the import is older than twelve weeks"
+    assert figures["growth"][-1] == 4
+    assert figures["growth"][0] == 0, "twelve months ago, nobody yet"
+    assert figures["growth"][-4] == 1, "three months ago: the import only, counted from its month on"
+    assert len(figures["months"]) == len(figures["growth"]) == 12
+
+
+def test_the_home_shows_the_glance_to_who_may_see_people_and_keeps_scopes_apart(tree):
+    with schema_context("alpha"):
+        record(email="lille@example.org", chapter=tree.lille)
+        record(email="roubaix1@example.org", chapter=tree.roubaix)
+        record(email="roubaix2@example.org", chapter=tree.roubaix)
+    lille = tree.people["coordinator"].client().get("/app/").content.decode()
+    assert "The base at a glance" in lille
+    assert "1 person in your chapters" in lille
+    assert 'id="glance-data"' in lille
+    roubaix = tree.people["sibling_coordinator"].client().get("/app/").content.decode()
+    assert "2 people in your chapters" in roubaix, "another scope, another cached figure"
+    member = tree.people["lille_member"].client().get("/app/").content.decode()
+    assert "The base at a glance" not in member

@@ -8,6 +8,9 @@ from django_tenants.utils import schema_context
 from accounts.models import User
 from chapters.models import Announcement, Chapter, Document, Membership, RoleAssignment
 from operations import demo
+from people.models import Person, PersonChapter, PersonEmail
+
+PEOPLE = 600  # the demo seeds 20,000; a few hundred prove the same here
 
 
 def snapshot():
@@ -19,14 +22,16 @@ def snapshot():
             RoleAssignment.objects.count(),
             Announcement.objects.count(),
             Document.objects.count(),
+            Person.objects.count(),
         )
 
 
 def test_seed_demo_builds_the_demo_once(organisations, db):
-    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115 - discarded output
+    call_command("seed_demo", people=PEOPLE, stdout=open("/dev/null", "w"))  # noqa: SIM115 - discarded output
     first = snapshot()
-    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    call_command("seed_demo", people=PEOPLE, stdout=open("/dev/null", "w"))  # noqa: SIM115
     assert snapshot() == first
+    check_the_supporter_base()
     connection.set_schema_to_public()
     with schema_context(demo.SLUG):
         kinds = sorted(Chapter.objects.values_list("kind", flat=True))
@@ -81,3 +86,28 @@ def test_demo_shop_has_a_catalogue_stock_and_orders_in_every_state(organisations
         lille_badges = StockLevel.objects.get(location__chapter__slug="lille", variant__product__slug="badge")
         assert (lille_badges.on_hand, lille_badges.reserved) == (40, 0)
         assert not StockLevel.objects.filter(on_hand__lt=0).exists()
+
+
+def check_the_supporter_base():
+    """Every member's record, and supporters with sources, consents, chapters by area, duplicates."""
+    with schema_context(demo.SLUG):
+        members = set(Membership.objects.filter(status="active").values_list("user", flat=True))
+        recorded = set(Person.objects.filter(user__isnull=False).values_list("user", flat=True))
+        assert members == recorded, "every member has their record"
+        supporters = Person.objects.filter(user__isnull=True)
+        assert supporters.count() >= PEOPLE
+        assert len(set(supporters.values_list("source", flat=True))) >= 5
+        assert 0.5 < supporters.filter(consents__contains=["email:news"]).count() / supporters.count() < 0.9
+        assert PersonChapter.objects.filter(person__user__isnull=True, chapter__slug="lille").exists()
+        assert PersonChapter.objects.filter(person__user__isnull=True, chapter__slug="hauts-de-france").count() > (
+            PersonChapter.objects.filter(person__user__isnull=True, chapter__slug="lille").count()
+        ), "the region's area covers its cities'"
+        names = list(supporters.values_list("name_key", "postcode"))
+        assert len(names) - len(set(names)) >= 30, "likely duplicates to review"
+        assert PersonEmail.objects.count() == Person.objects.count()
+    coordinator = Client(HTTP_HOST=f"{demo.SLUG}.localhost")
+    with schema_context(demo.SLUG):
+        assert coordinator.login(email=demo.COORDINATOR_EMAIL, password=demo.PASSWORD)
+    page = coordinator.get("/app/people/?chapter=lille").content.decode()
+    assert "people." in page or "personnes" in page
+    assert "The base at a glance" in coordinator.get("/app/").content.decode()

@@ -2,8 +2,8 @@
 is left as it is.
 
 The demo has a national chapter, 3 regions, 8 local chapters, about 200 members with varied
-privacy choices, coordinators at region and local level, announcements, a document, and chat rooms
-with a few hundred messages.
+privacy choices, coordinators at region and local level, announcements, a document, chat rooms
+with a few hundred messages, the shop, and a supporter base of 20,000 people who are not members.
 """
 
 import random
@@ -25,6 +25,8 @@ from cms import permissions, sync
 from cms.models import ArticlePage
 from cms.services import site_setup
 from operations import demo
+from people import demo as demo_people
+from people.models import CustomField
 from shop import demo as demo_shop
 from shop.models import Product
 from tenants import services
@@ -35,6 +37,11 @@ MEMBERS = 200
 
 class Command(BaseCommand):
     help = "Create (or keep) the demo organisation, its chapters, members and logins, and a platform operator."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--people", type=int, default=demo_people.SUPPORTERS, help="How many supporters who are not members."
+        )
 
     def handle(self, *args, **options):
         connection.set_schema_to_public()
@@ -74,6 +81,12 @@ class Command(BaseCommand):
                 coordinator = User.objects.filter(email=demo.COORDINATOR_EMAIL).first()
                 demo_shop.seed(organiser, logistics=logistics, coordinator=coordinator)
                 self.stdout.write("Seeded the shop.")
+            demo_people.members_recorded()
+            if not CustomField.objects.exists():  # the supporter base's fields come with its seed
+                count = demo_people.seed(
+                    organiser, first_names=demo.FIRST_NAMES, last_names=demo.LAST_NAMES, count=options["people"]
+                )
+                self.stdout.write(f"Seeded the supporter base: {count} people who are not members.")
             # Demo logins work at once: their addresses count as verified.
             for user in User.objects.filter(email__in=[email for _label, email in demo.LOGINS]):
                 EmailAddress.objects.update_or_create(
