@@ -22,6 +22,7 @@ exited on the first database error, so a PostgreSQL restart stopped every worker
 - A worker interrupted in mid-task (a second Ctrl-C) rolls the task back: it is retried rather
   than failed.
 - While the database cannot be reached, the loop logs it once and waits instead of exiting.
+- Once a minute it enqueues the scheduled jobs that are due (tenancy/schedule.py).
 
 Mail leaves before the commit: a worker killed while sending rolls the task back, nothing was
 delivered, and the retry sends the mail once. The one gap no worker can close is a kill in the
@@ -40,6 +41,7 @@ from django_tasks_db.compat import TaskContext, TaskResultStatus, task_finished,
 from django_tasks_db.management.commands.db_worker import Worker as DatabaseWorker
 from django_tasks_db.models import DBTaskResult
 
+from tenancy import schedule
 from tenancy.errors import DATABASE_UNREACHABLE
 
 logger = logging.getLogger("django_tasks_db")  # the command sends this logger to its output
@@ -60,13 +62,16 @@ class Worker(DatabaseWorker):
         logger.info("Starting worker worker_id=%s queues=%s", self.worker_id, ",".join(self.queue_names))
         if self.startup_delay and self.interval:
             time.sleep(random.random())  # noqa: S311 - spreads workers started together
-        recovered = None
+        recovered = scheduled = None
         while self.running:
             try:
                 close_old_connections()
                 if recovered is None or time.monotonic() - recovered >= RECOVER_EVERY:
                     self.recover()
                     recovered = time.monotonic()
+                if scheduled is None or time.monotonic() - scheduled >= schedule.LOOK_EVERY:
+                    schedule.enqueue_due()
+                    scheduled = time.monotonic()
                 task_result = self.claim()
                 if task_result is not None:
                     self.run_task(task_result)
