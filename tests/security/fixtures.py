@@ -267,6 +267,10 @@ class AlphaData:
                 for name in ("person_detail", "person_edit", "person_note", "person_consent", "person_tags")
             },
             "people_field_edit": {"pk": self.custom_field.pk},
+            **{
+                name: {"pk": self.segment.pk}
+                for name in ("people_segment", "people_segment_edit", "people_segment_delete", "people_segment_export")
+            },
         }
         return common, {name: {key: str(value) for key, value in values.items()} for name, values in by_route.items()}
 

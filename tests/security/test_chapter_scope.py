@@ -90,6 +90,9 @@ SCOPE = {
     "people_bulk_tags": LIST,  # on people they may edit
     "people_fields": LIST,  # the organisation's fields; tag counts within their chapters
     "people_field_edit": OUTSIDE,  # a custom field is the organisation's own
+    "people_segments": LIST,
+    "people_segment_create": LIST,  # owned by one of the chapters where they may edit people
+    "people_segment_count": LIST,  # counts within their chapters
 }
 PAGE_PARAMETERS = {"page_id", "parent_page_id", "page_to_move_id", "page_pk"}
 # What a page or list route needs after its path to show Lille's objects.
@@ -115,6 +118,8 @@ SHOWN_TO_THE_PARENT = {
     "wagtailadmin_pages:edit",
     "people",
     "person_detail",
+    "people_segments",
+    "people_segment",
 }
 REFUSERS = ("sibling", "child", "member")
 # Tables a visit may write for the visitor's own sake: no probe is refused for them.

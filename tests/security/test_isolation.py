@@ -94,6 +94,13 @@ CLASSIFICATION = {
     "person_note": capability("people.edit@chapter"),
     "person_consent": capability("people.edit@chapter"),
     "person_tags": capability("people.edit@chapter"),
+    "people_segments": capability("people.view@anywhere"),
+    "people_segment_create": capability("people.edit@anywhere"),
+    "people_segment_count": capability("people.view@anywhere"),
+    "people_segment": capability("people.view@chapter"),
+    "people_segment_edit": capability("people.edit@chapter"),
+    "people_segment_delete": capability("people.edit@chapter"),
+    "people_segment_export": capability("people.export@chapter"),
     # member app: chat
     "chat": MEMBER,
     "chat_rooms": MEMBER,
