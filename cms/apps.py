@@ -33,6 +33,7 @@ class CmsConfig(AppConfig):
         from chapters.capabilities import register
         from chapters.services import register_personal_data
         from cms import permissions, services, sync
+        from people import signals as people_signals
         from tenancy.signals import organisation_provisioned
 
         register("cms.edit_site", _("Edit and publish the whole campaign website"), administrative=True)
@@ -54,6 +55,11 @@ class CmsConfig(AppConfig):
             signal.connect(_purge, dispatch_uid=f"cms.purge.{id(signal)}")
         post_migrate.connect(_starter_site, sender=self, dispatch_uid="cms.starter_site")
         register_personal_data("website", collect=services.personal_data, erase=services.personal_data_erase)
+        # The rights page of the supporter base: what the site holds under an address, and its erasure.
+        people_signals.address_data_requested.connect(
+            services.on_address_data_requested, dispatch_uid="cms.address_data_requested"
+        )
+        people_signals.person_erased.connect(services.on_person_erased, dispatch_uid="cms.person_erased")
 
         from chapters import scope
         from cms import models

@@ -8,7 +8,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
-from django.db.models import CharField, Value
+from django.db.models import CharField, Q, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -352,3 +352,63 @@ def personal_data_erase(user):
     Signup.objects.filter(email__iexact=getattr(user, "former_email", user.email)).update(
         email=Concat(Value("erased-"), Cast("pk", CharField()), Value("@erased.invalid")), full_name="", postcode=""
     )
+
+
+# The rights page of the supporter base (people.signals) --------------------------------------
+
+
+def _sent_from(emails):
+    addresses = Q()
+    for email in emails:
+        addresses |= Q(email__iexact=email)
+    return Signup.objects.filter(addresses) if addresses else Signup.objects.none()
+
+
+def signups_of(*, emails):
+    """The sign-ups sent from these addresses, JSON-ready, for the download of the rights page."""
+    return [
+        {
+            "kind": signup.kind,
+            "page": signup.page.title if signup.page else "",
+            "name": signup.full_name,
+            "postcode": signup.postcode,
+            "sent": signup.created.isoformat(),
+            "confirmed": signup.confirmed.isoformat() if signup.confirmed else None,
+        }
+        for signup in _sent_from(emails).select_related("page").order_by("created", "pk")
+    ]
+
+
+def signups_erase(*, emails):
+    """Forget who sent these sign-ups: a confirmed one stays (the signature still counts, the join
+    request still happened) without its address, name or postcode; an unconfirmed one goes, so
+    that its link can no longer bring the address back. Returns how many were touched."""
+    with transaction.atomic():
+        removed, _by_model = _sent_from(emails).filter(confirmed__isnull=True).delete()
+        anonymised = (
+            _sent_from(emails)
+            .filter(confirmed__isnull=False)
+            .update(
+                email=Concat(Value("erased-"), Cast("pk", CharField()), Value("@erased.invalid")),
+                full_name="",
+                postcode="",
+            )
+        )
+    return removed + anonymised
+
+
+def signups_purge(*, older_than):
+    """Delete the sign-ups nobody confirmed within `older_than` (a timedelta): an address that was
+    never proved to be the sender's is not kept. Returns how many went."""
+    deleted, _by_model = Signup.objects.filter(confirmed__isnull=True, created__lt=timezone.now() - older_than).delete()
+    return deleted
+
+
+def on_address_data_requested(sender, emails, **kwargs):
+    """people.signals.address_data_requested: what the site holds under these addresses."""
+    return {"website": signups_of(emails=emails)}
+
+
+def on_person_erased(sender, person, emails, **kwargs):
+    """people.signals.person_erased: in the erasure's transaction."""
+    signups_erase(emails=emails)

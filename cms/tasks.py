@@ -1,5 +1,7 @@
 """Mail sent by the campaign site, outside the request that caused it."""
 
+import datetime
+
 from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
@@ -25,3 +27,11 @@ def confirmation_mail(signup_id, url):
             from_email=None,
             recipient_list=[signup.email],
         )
+
+
+@tenant_task
+def signups_purge_due():
+    """Delete the sign-ups nobody confirmed within PEOPLE_UNCONFIRMED_SIGNUP_DAYS (scheduled daily)."""
+    from cms import services
+
+    services.signups_purge(older_than=datetime.timedelta(days=settings.PEOPLE_UNCONFIRMED_SIGNUP_DAYS))

@@ -6,7 +6,18 @@ from django.utils.cache import patch_vary_headers
 
 # Everything but the campaign site's pages: the member app, the accounts pages, the admin sites,
 # the site's form endpoints, the shop. Their URLs carry no language.
-UNPREFIXED = ("/app/", "/accounts/", "/cms/", "/admin/", "/site/", "/shop/", "/i18n/", "/documents/", "/media/")
+UNPREFIXED = (
+    "/app/",
+    "/accounts/",
+    "/cms/",
+    "/admin/",
+    "/site/",
+    "/shop/",
+    "/i18n/",
+    "/documents/",
+    "/media/",
+    "/my-data/",
+)
 
 
 class LocaleMiddleware(DjangoLocaleMiddleware):

@@ -1,3 +1,13 @@
-"""Routes of people.rights (filled in by that part of the app)."""
+"""The public rights page of the organisation's site, at /my-data/ (people.views_rights)."""
 
-urlpatterns = []
+from django.urls import path
+
+from people import views_rights as views
+
+urlpatterns = [
+    path("", views.request_link, name="people_rights_request"),
+    path("<str:token>/", views.home, name="people_rights_home"),
+    path("<str:token>/download.json", views.download, name="people_rights_download"),
+    path("<str:token>/consents/", views.consents, name="people_rights_consents"),
+    path("<str:token>/erase/", views.erase, name="people_rights_erase"),
+]

@@ -275,6 +275,19 @@ RELAIS_ENCRYPTION_KEYS = env.list("RELAIS_ENCRYPTION_KEYS", default=[])
 # How long a visitor has to pay on Stripe's page before the reserved stock returns (Stripe's minimum).
 SHOP_CHECKOUT_MINUTES = env.int("SHOP_CHECKOUT_MINUTES", default=30)
 
+# The supporter base. Join and petition sign-ups never confirmed are deleted after this many days.
+PEOPLE_UNCONFIRMED_SIGNUP_DAYS = env.int("PEOPLE_UNCONFIRMED_SIGNUP_DAYS", default=30)
+# The largest file an import accepts, in bytes (refused before it is read).
+PEOPLE_IMPORT_MAX_BYTES = env.int("PEOPLE_IMPORT_MAX_BYTES", default=100 * 1024 * 1024)
+# Requests for a link to one's data: per address (beyond it, no more mail, the same answer), and
+# per connection (beyond it, 429), as "count/period" with period s, m, h or d.
+PEOPLE_RIGHTS_RATE_LIMIT = env.str("PEOPLE_RIGHTS_RATE_LIMIT", default="3/h")
+PEOPLE_RIGHTS_CLIENT_RATE_LIMIT = env.str("PEOPLE_RIGHTS_CLIENT_RATE_LIMIT", default="10/h")
+# Work the task workers enqueue by themselves (tenancy/schedule.py): (tenant task, every N seconds).
+SCHEDULED_TASKS = [
+    ("cms.tasks.signups_purge_due", 86_400),
+]
+
 # Email: the console unless EMAIL_URL (smtp+tls://user:password@host:587, or smtps:// or smtp+ssl://) or an
 # Anymail provider (ANYMAIL_PROVIDER=brevo plus its ANYMAIL_* settings) is given.
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"Relais <no-reply@{PLATFORM_DOMAIN}>")

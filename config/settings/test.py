@@ -14,3 +14,7 @@ MEDIA_ROOT = tempfile.mkdtemp(prefix="relais-test-media-")
 
 # Wagtail logs every page it creates at INFO: the starter sites and chapter pages of every test.
 LOGGING["loggers"]["wagtail"] = {"level": "WARNING"}  # noqa: F405
+
+# A worker a test starts runs what the test enqueues, nothing of its own (tests/test_schedule.py
+# sets jobs where it needs them).
+SCHEDULED_TASKS = []

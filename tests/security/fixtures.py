@@ -31,6 +31,7 @@ from chapters.models import Membership, RoleAssignment
 from chat import services as chat_services
 from chat.models import Mute
 from cms.models import CampaignPage, HomePage, Signup
+from people import rights
 from people import services as people_services
 from people.models import CustomField, DuplicatePair, Merge, PersonImport, Segment, Tag
 from shop import services as shop_services
@@ -191,6 +192,8 @@ class AlphaData:
         )
         self.person.tags.add(Tag.objects.create(name=f"Tag {ORG}"))
         self.custom_field = CustomField.objects.create(name=f"Field {ORG}", key="probe_field")
+        # The link to the supporter's data, as mailed to them: valid on alpha's host only.
+        self.rights_token = rights.link_token(f"{PRIVATE}.supporter@example.org")
         self.segment = Segment.objects.create(
             name=f"Segment {PRIVATE}", chapter=lille, definition={"all": []}, created_by=coordinator
         )
@@ -267,6 +270,15 @@ class AlphaData:
                 for name in ("person_detail", "person_edit", "person_note", "person_consent", "person_tags")
             },
             "people_field_edit": {"pk": self.custom_field.pk},
+            **{
+                name: {"token": self.rights_token}
+                for name in (
+                    "people_rights_home",
+                    "people_rights_download",
+                    "people_rights_consents",
+                    "people_rights_erase",
+                )
+            },
             **{
                 name: {"pk": self.segment.pk}
                 for name in ("people_segment", "people_segment_edit", "people_segment_delete", "people_segment_export")

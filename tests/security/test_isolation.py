@@ -170,6 +170,11 @@ CLASSIFICATION = {
     "shop_order": PUBLIC_SITE,
     "shop_order_cancel": PUBLIC_SITE,
     "shop_stripe_webhook": PUBLIC_SITE,
+    "people_rights_request": PUBLIC_SITE,  # anyone asks for a link to their data
+    "people_rights_home": PUBLIC_SITE,  # the link mailed to them is the key
+    "people_rights_download": PUBLIC_SITE,
+    "people_rights_consents": PUBLIC_SITE,
+    "people_rights_erase": PUBLIC_SITE,
     # account flows
     "welcome": AUTH,
     "invitation_accept": AUTH,
@@ -314,7 +319,17 @@ def anything(response):
 # Links that are themselves a credential (an invitation, the founder's welcome, a signature
 # confirmation, a public order's receipt): their holder may see what they name. Probed on beta's
 # host only.
-BEARER_LINKS = {"invitation_accept", "welcome", "cms_signup_confirm", "shop_order", "shop_order_cancel"}
+BEARER_LINKS = {
+    "invitation_accept",
+    "welcome",
+    "cms_signup_confirm",
+    "shop_order",
+    "shop_order_cancel",
+    "people_rights_home",
+    "people_rights_download",
+    "people_rights_consents",
+    "people_rights_erase",
+}
 NOT_PROBED = {"wagtail-error-test"}
 
 
