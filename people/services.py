@@ -169,7 +169,7 @@ def person_record(
         if chapter is not None:
             PersonChapter.objects.get_or_create(person=person, chapter=chapter, reason=PersonChapter.Reason.EXPLICIT)
         if created:
-            _place(person)
+            person_place(person)
             activity_record(
                 person=person, kind=Activity.Kind.CREATED, actor=actor, summary=source_label(source, source_detail)
             )
@@ -203,7 +203,7 @@ def _fill_blanks(person, **values):
     if changed:
         person.save(update_fields=[*changed, "updated"])
         if "postcode" in changed:
-            _place(person)
+            person_place(person)
 
 
 # Chapters by area ----------------------------------------------------------------------------
@@ -214,7 +214,7 @@ def _area_patterns(chapter):
     return [f"{token.upper()}%" for token in chapter.area.replace(",", " ").split() if token.isalnum()]
 
 
-def _place(person):
+def person_place(person):
     """The person's chapters by area, from their postcode (links made by hand or membership stay)."""
     PersonChapter.objects.filter(person=person, reason=PersonChapter.Reason.AREA).delete()
     if not person.postcode:
@@ -301,7 +301,7 @@ def _sync_member(person, user):
             person=person, number=number, defaults={"is_primary": True, "is_mobile": mobile}
         )
     if "postcode" in changed:
-        _place(person)
+        person_place(person)
     _link_memberships(person, user)
 
 
@@ -536,7 +536,7 @@ def person_update(*, actor, person, emails=None, phones=None, fields=None, **cha
         if changed:
             person.save(update_fields=[*changed, "updated"])
         if "postcode" in changed:
-            _place(person)
+            person_place(person)
         if emails is not None:
             changed += _replace_emails(person, emails)
         if phones is not None:

@@ -59,6 +59,7 @@ def people(request):
             "query": _term(request, "q"),
             "may_add": chapter_access.can_anywhere(viewer, capabilities.EDIT),
             "may_define_fields": access.can_edit_in(viewer, None),
+            "may_merge": chapter_access.can_anywhere(viewer, capabilities.MERGE),
             "bulk_form": BulkTagsForm(),
         },
     )

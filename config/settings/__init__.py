@@ -286,6 +286,8 @@ PEOPLE_RIGHTS_CLIENT_RATE_LIMIT = env.str("PEOPLE_RIGHTS_CLIENT_RATE_LIMIT", def
 # Work the task workers enqueue by themselves (tenancy/schedule.py): (tenant task, every N seconds).
 SCHEDULED_TASKS = [
     ("cms.tasks.signups_purge_due", 86_400),
+    ("people.merging.duplicates_find_task", 86_400),
+    ("people.merging.merges_expire_task", 86_400),
 ]
 
 # Email: the console unless EMAIL_URL (smtp+tls://user:password@host:587, or smtps:// or smtp+ssl://) or an

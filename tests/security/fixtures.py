@@ -270,6 +270,9 @@ class AlphaData:
                 for name in ("person_detail", "person_edit", "person_note", "person_consent", "person_tags")
             },
             "people_field_edit": {"pk": self.custom_field.pk},
+            "people_duplicate_dismiss": {"pk": self.duplicate.pk},
+            "people_merge": {"pk": self.duplicate.pk},
+            "people_merge_undo": {"pk": self.merge.pk},
             **{
                 name: {"token": self.rights_token}
                 for name in (

@@ -93,6 +93,9 @@ SCOPE = {
     "people_segments": LIST,
     "people_segment_create": LIST,  # owned by one of the chapters where they may edit people
     "people_segment_count": LIST,  # counts within their chapters
+    "people_duplicates": LIST,  # pairs of two of their people
+    "people_merges": LIST,
+    "people_duplicates_find": OUTSIDE,  # runs the organisation's finder: adds review rows, shows nothing
 }
 PAGE_PARAMETERS = {"page_id", "parent_page_id", "page_to_move_id", "page_pk"}
 # What a page or list route needs after its path to show Lille's objects.
@@ -120,6 +123,7 @@ SHOWN_TO_THE_PARENT = {
     "person_detail",
     "people_segments",
     "people_segment",
+    "people_duplicates",
 }
 REFUSERS = ("sibling", "child", "member")
 # Tables a visit may write for the visitor's own sake: no probe is refused for them.

@@ -101,6 +101,12 @@ CLASSIFICATION = {
     "people_segment_edit": capability("people.edit@chapter"),
     "people_segment_delete": capability("people.edit@chapter"),
     "people_segment_export": capability("people.export@chapter"),
+    "people_duplicates": capability("people.merge@anywhere"),
+    "people_duplicates_find": capability("people.merge@anywhere"),
+    "people_duplicate_dismiss": capability("people.merge@chapter"),
+    "people_merge": capability("people.merge@chapter"),
+    "people_merges": capability("people.merge@anywhere"),
+    "people_merge_undo": capability("people.merge@chapter"),
     # member app: chat
     "chat": MEMBER,
     "chat_rooms": MEMBER,
