@@ -72,7 +72,11 @@ def run(count):
         world = load(count, organiser)
         figures["people"] = count
         figures["load_rows_per_s"] = world["load_rows_per_s"]
-        for name, measure in [("segment", measure_segment), ("import", measure_import), ("duplicates", measure_duplicates)]:
+        for name, measure in [
+            ("segment", measure_segment),
+            ("import", measure_import),
+            ("duplicates", measure_duplicates),
+        ]:
             outcome = measure(world)
             if outcome is None:
                 print(f"\n{name}: not measured (the code it measures is not there)")
@@ -120,8 +124,12 @@ def load(count, organiser):
         for local, department in enumerate(departments):
             locals_.append(
                 chapter_services.chapter_create(
-                    actor=organiser, parent=Chapter.objects.get(pk=region.pk), name=f"Local {department}",
-                    slug=f"l{region_number}-{local}", kind="local", area=department,
+                    actor=organiser,
+                    parent=Chapter.objects.get(pk=region.pk),
+                    name=f"Local {department}",
+                    slug=f"l{region_number}-{local}",
+                    kind="local",
+                    area=department,
                 )  # fmt: skip
             )
     tags = [Tag.objects.create(name=f"tag-{number:02d}") for number in range(TAGS)]
@@ -302,10 +310,8 @@ def measure_import(world):
         writer.writerow(["email", "prénom", "nom", "téléphone", "code postal", "étiquette", "consentement e-mail"])
         existing = world["count"]
         for number in range(rows):
-            if number % 2:  # someone already in the base, by address
-                email = f"p{rng.randrange(1, existing)}@bench.example"
-            else:
-                email = f"new{number}@import.example"
+            # Every other line someone already in the base (by address), else someone new.
+            email = f"p{rng.randrange(1, existing)}@bench.example" if number % 2 else f"new{number}@import.example"
             writer.writerow(
                 [email, "Camille", surname(rng), f"06{rng.randrange(10**8):08d}", f"{10 + rng.randrange(50)}000",
                  "import-bench", "oui" if rng.random() < 0.6 else ""]
@@ -319,7 +325,10 @@ def measure_import(world):
             "CREATE UNLOGGED TABLE bench_copy (email text, first text, last text, phone text, postcode text, "
             "tag text, consent text)"
         )
-        with path.open("rb") as handle, cursor.copy("COPY bench_copy FROM STDIN WITH (FORMAT csv, HEADER true)") as copy:
+        with (
+            path.open("rb") as handle,
+            cursor.copy("COPY bench_copy FROM STDIN WITH (FORMAT csv, HEADER true)") as copy,
+        ):
             while chunk := handle.read(1 << 20):
                 copy.write(chunk)
         cursor.execute("DROP TABLE bench_copy")
@@ -370,7 +379,9 @@ def measure_duplicates(world):
         )
         bare = cursor.fetchone()[0]
     bare_seconds = time.monotonic() - started
-    print(f"\nlikely duplicates over {world['count']:,} people: {pairs:,} pairs to review ({bare:,} by name and postcode)")
+    print(
+        f"\nlikely duplicates over {world['count']:,} people: {pairs:,} pairs to review ({bare:,} by name and postcode)"
+    )
     print(f"{'people.merging.duplicates_find':<44}{seconds:>10.1f} s")
     print(f"{'self-join on name key and postcode (ref.)':<44}{bare_seconds:>10.1f} s")
     return (

@@ -1,6 +1,7 @@
 from django import forms
 from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from chapters.forms import ChapterChoiceField
 from chapters.services import InvalidAction
@@ -137,7 +138,9 @@ class ConsentForm(forms.Form):
 
 
 class TagsForm(forms.Form):
-    tags = forms.CharField(label=_("Tags"), required=False, max_length=1000, help_text=_("Separated by commas."))
+    tags = forms.CharField(
+        label=pgettext_lazy("people", "Tags"), required=False, max_length=1000, help_text=_("Separated by commas.")
+    )
 
     def clean_tags(self):
         return services.parse_tag_names(self.cleaned_data["tags"])

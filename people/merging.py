@@ -164,7 +164,12 @@ def merges_for(user):
     """The merges the user may see: people.merge on both people (the merged person keeps their
     chapter links, so the check reads the same before and after the merge), newest first."""
     reach = _reach(user)
-    return Merge.objects.filter(kept__in=reach, merged__in=reach).select_related("kept", "merged", "actor")
+    later = Merge.objects.filter(kept=OuterRef("kept"), undone__isnull=True, created__gt=OuterRef("created"))
+    return (
+        Merge.objects.filter(kept__in=reach, merged__in=reach)
+        .annotate(merged_since=Exists(later))  # read with the list, for undo_refusal
+        .select_related("kept", "merged", "actor")
+    )
 
 
 def get_merge_for(user, pk):
@@ -191,8 +196,11 @@ def undo_refusal(merge):
         return _("A merge can be undone for %(days)s days only.") % {"days": UNDO_DAYS}
     if merge.kept.merged_into_id is not None:
         return _("The kept person was merged into someone else since: undo that merge first.")
-    later = Merge.objects.filter(kept=merge.kept, undone__isnull=True, created__gt=merge.created)
-    if later.exclude(pk=merge.pk).exists():
+    merged_since = getattr(merge, "merged_since", None)
+    if merged_since is None:
+        later = Merge.objects.filter(kept=merge.kept, undone__isnull=True, created__gt=merge.created)
+        merged_since = later.exclude(pk=merge.pk).exists()
+    if merged_since:
         return _("This person was merged with someone else since: undo that merge first.")
     return None
 

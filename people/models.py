@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.models import fold
 from chapters.models import Chapter
@@ -63,7 +64,9 @@ class Person(models.Model):
     merged_into = models.ForeignKey(
         "self", on_delete=models.CASCADE, null=True, blank=True, related_name="+", editable=False
     )
-    tags = models.ManyToManyField("Tag", related_name="people", blank=True, verbose_name=_("tags"))
+    tags = models.ManyToManyField(
+        "Tag", related_name="people", blank=True, verbose_name=pgettext_lazy("people", "tags")
+    )
     chapters = models.ManyToManyField(Chapter, through="PersonChapter", related_name="people")
 
     class Meta:

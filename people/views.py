@@ -60,6 +60,7 @@ def people(request):
             "may_add": chapter_access.can_anywhere(viewer, capabilities.EDIT),
             "may_define_fields": access.can_edit_in(viewer, None),
             "may_merge": chapter_access.can_anywhere(viewer, capabilities.MERGE),
+            "may_import": chapter_access.can_anywhere(viewer, capabilities.IMPORT),
             "bulk_form": BulkTagsForm(),
         },
     )

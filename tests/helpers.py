@@ -61,7 +61,14 @@ def database_url():
 
 
 def process_env(**extra):
-    env = {**os.environ, "DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "config.settings.test"}
+    from django.conf import settings
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),  # what the server stores, the test and the worker read
+    }
     env.update(extra)
     return env
 

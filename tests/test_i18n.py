@@ -24,9 +24,10 @@ def test_every_french_message_is_translated_and_compiled():
     catalogue = gettext.GNUTranslations(PO.with_suffix(".mo").open("rb"))
     for msgid, msgstr, block in po_entries():
         assert "#, fuzzy" not in block, msgid
-        if msgstr is None:  # plural entry
-            assert 'msgstr[0] ""' not in block, msgid
-            assert 'msgstr[1] ""' not in block, msgid
+        if msgstr is None:  # plural entry: each form, joined over its lines, says something
+            forms = re.findall(r'^msgstr\[\d\] ((?:".*"\n?)+)', block, re.M)
+            assert len(forms) == 2, msgid
+            assert all("".join(re.findall(r'"((?:[^"\\]|\\.)*)"', form)) for form in forms), msgid
             continue
         assert msgstr, f"untranslated: {msgid}"
         decoded = msgid.encode().decode("unicode_escape").encode("latin-1").decode()

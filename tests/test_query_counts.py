@@ -28,8 +28,9 @@ from chapters.models import AuditEntry, Chapter, Membership, Role, RoleAssignmen
 from chat import selectors as chat_selectors
 from chat import services as chat_services
 from chat.models import Message, Mute, Room
+from people import imports, merging, segments
 from people import services as people_services
-from people.models import Activity, Consent, CustomField, Person
+from people.models import Activity, Consent, CustomField, DuplicatePair, Merge, Person, PersonImport, Segment, Tag
 from shop import services as shop_services
 from shop.models import ChapterOrder, Product, PublicOrder, StockMove
 from tests.security.routes import build, http_routes
@@ -48,6 +49,21 @@ LIMITS = {
         "messages and the members of their conversations, reports, public and chapter orders, sign-ups, "
         "and their record in the supporter base: its addresses, numbers, tags, chapters, consents, timeline)",
     ),
+    "people_segment_create": (
+        13,
+        "the builder lists what conditions can name: the chapters, tags, custom fields, other segments, "
+        "the activities' targets and the owner's choices, one query each",
+    ),
+    "people_segment_edit": (14, "the builder's choices (see people_segment_create) and the segment itself"),
+    "people_segment": (
+        15,
+        "a segment's page counts it, shows its first 50 people with their chapters, main address, number "
+        "and tags (four queries whatever their number) and says its conditions in words (chapter, tag and "
+        "segment names)",
+    ),
+    "people_segment_export": (13, "the XLSX export reads the people once, then their addresses, numbers and tags"),
+    "people_duplicates": (12, "both people of each pair with their chapters, addresses, numbers and tags"),
+    "people_merge": (12, "both people side by side with their addresses, numbers, tags and custom fields"),
     "person_detail": (
         13,
         "a person's page reads their addresses, numbers, tags, chapters, consent history, the custom "
@@ -263,10 +279,35 @@ class Data:
             if batch == 0 and number == 0:
                 self.person, self.custom_field = person, field
         people_services.note_add(actor=self.organiser, person=self.person, text=f"Another note {batch}")
+        self.grow_people_tools(batch)
         people_services.consent_record(
             person=self.person, channel="sms", purpose="news", status="granted" if batch % 2 else "withdrawn",
             basis="explicit_consent", wording="Yes", source="form", by_person=True,
         )  # fmt: skip
+
+    def grow_people_tools(self, batch):
+        """A segment, an import, a pair of likely duplicates and a merge per batch."""
+        tag = Tag.objects.get(name=f"tag-{batch}")
+        segment = segments.segment_save(
+            actor=self.organiser, name=f"Segment {batch}", chapter=self.lille,
+            definition={"all": [{"type": "tags", "tags": [tag.pk], "match": "any"}]},
+        )  # fmt: skip
+        lines = "email,nom\n" + "".join(f"import{batch}-{n}@example.org,Imported {n}\n" for n in range(5))
+        person_import = imports.import_upload(
+            actor=self.organiser, chapter=self.lille, uploaded=SimpleUploadedFile(f"people-{batch}.csv", lines.encode())
+        )
+        twins = [
+            people_services.person_record(
+                source="manual", email=f"twin{batch}-{n}@example.org", full_name=f"Twin Person{batch}",
+                postcode="59000", chapter=self.lille,
+            )[0]
+            for n in range(4)
+        ]  # fmt: skip
+        first, second = twins[0], twins[1]
+        pair = DuplicatePair.objects.create(person_a=first, person_b=second, reason="name_postcode")
+        merge = merging.person_merge(actor=self.organiser, kept=twins[2], merged=twins[3])
+        if batch == 0:
+            self.segment, self.person_import, self.pair, self.merge = segment, person_import, pair, merge
 
     def arguments(self):
         """The value of each URL parameter, by name; `by_route` where a name means something else."""
@@ -288,6 +329,20 @@ class Data:
             "person_detail": {"pk": self.person.pk},
             "person_edit": {"pk": self.person.pk},
             "people_field_edit": {"pk": self.custom_field.pk},
+            **{
+                name: {"pk": self.segment.pk}
+                for name in ("people_segment", "people_segment_edit", "people_segment_delete", "people_segment_export")
+            },
+            **{
+                name: {"pk": self.person_import.pk}
+                for name in (
+                    "people_import_map",
+                    "people_import_detail",
+                    "people_import_progress",
+                    "people_import_rejections",
+                )
+            },
+            "people_merge": {"pk": self.pair.pk},
         }
         return common, {name: {key: str(value) for key, value in values.items()} for name, values in by_route.items()}
 
@@ -414,6 +469,10 @@ def _rows():
         "people": Person.objects.count(),
         "activities": Activity.objects.count(),
         "consents": Consent.objects.count(),
+        "segments": Segment.objects.count(),
+        "imports": PersonImport.objects.count(),
+        "likely duplicates": DuplicatePair.objects.count(),
+        "merges": Merge.objects.count(),
     }
 
 

@@ -22,7 +22,15 @@ from accounts.tasks import send_invitation_email
 from tenancy.tasks import TenantTask
 from tests.helpers import run_tasks
 
-TASK_MODULES = ["accounts.tasks", "chat.tasks", "cms.tasks", "shop.tasks", "people.merging", "people.rights"]
+TASK_MODULES = [
+    "accounts.tasks",
+    "chat.tasks",
+    "cms.tasks",
+    "shop.tasks",
+    "people.merging",
+    "people.rights",
+    "people.tasks",
+]
 
 
 def test_every_tenant_task_is_stored_under_its_own_module():

@@ -9,8 +9,9 @@ if not env.str("EMAIL_URL", default=""):  # a test that starts a worker process 
     EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 LANGUAGE_CODE = "en"
 
-# Uploaded files of the whole test session go to a temporary folder, still one folder per schema.
-MEDIA_ROOT = tempfile.mkdtemp(prefix="relais-test-media-")
+# Uploaded files of the whole test session go to a temporary folder, still one folder per schema;
+# the processes a test starts (the web stack, a worker) are given the test's own (tests/helpers.py).
+MEDIA_ROOT = env.str("MEDIA_ROOT", default="") or tempfile.mkdtemp(prefix="relais-test-media-")
 
 # Wagtail logs every page it creates at INFO: the starter sites and chapter pages of every test.
 LOGGING["loggers"]["wagtail"] = {"level": "WARNING"}  # noqa: F405

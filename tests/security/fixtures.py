@@ -274,6 +274,15 @@ class AlphaData:
             "people_merge": {"pk": self.duplicate.pk},
             "people_merge_undo": {"pk": self.merge.pk},
             **{
+                name: {"pk": self.person_import.pk}
+                for name in (
+                    "people_import_map",
+                    "people_import_detail",
+                    "people_import_progress",
+                    "people_import_rejections",
+                )
+            },
+            **{
                 name: {"token": self.rights_token}
                 for name in (
                     "people_rights_home",

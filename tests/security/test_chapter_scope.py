@@ -95,6 +95,7 @@ SCOPE = {
     "people_segment_count": LIST,  # counts within their chapters
     "people_duplicates": LIST,  # pairs of two of their people
     "people_merges": LIST,
+    "people_imports": LIST,
     "people_duplicates_find": OUTSIDE,  # runs the organisation's finder: adds review rows, shows nothing
 }
 PAGE_PARAMETERS = {"page_id", "parent_page_id", "page_to_move_id", "page_pk"}
@@ -124,6 +125,8 @@ SHOWN_TO_THE_PARENT = {
     "people_segments",
     "people_segment",
     "people_duplicates",
+    "people_imports",
+    "people_import_detail",
 }
 REFUSERS = ("sibling", "child", "member")
 # Tables a visit may write for the visitor's own sake: no probe is refused for them.

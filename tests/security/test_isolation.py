@@ -107,6 +107,11 @@ CLASSIFICATION = {
     "people_merge": capability("people.merge@chapter"),
     "people_merges": capability("people.merge@anywhere"),
     "people_merge_undo": capability("people.merge@chapter"),
+    "people_imports": capability("people.import@anywhere"),
+    "people_import_map": capability("people.import@chapter"),
+    "people_import_detail": capability("people.import@chapter"),
+    "people_import_progress": capability("people.import@chapter"),
+    "people_import_rejections": capability("people.import@chapter"),
     # member app: chat
     "chat": MEMBER,
     "chat_rooms": MEMBER,
