@@ -1,0 +1,64 @@
+"""One import of bench/people.py, run as the worker runs it, in a process of its own so that its
+peak memory is the import's: the upload (the whole file's encoding checked, the preview read), the
+mapping, then one task per batch, each in its transaction. Prints its own timings; the parent reads
+the peak memory from the kernel."""
+
+import collections
+import os
+import resource
+import sys
+import time
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import django  # noqa: E402 - Django is set up here, in the child
+
+django.setup()
+
+from django.core.files import File  # noqa: E402
+from django.db import transaction  # noqa: E402
+from django_tenants.utils import schema_context  # noqa: E402
+
+from accounts.models import User  # noqa: E402
+from people import imports  # noqa: E402
+from people.models import PersonImport  # noqa: E402
+
+
+def main(path, email):
+    with schema_context("bench"):
+        actor = User.objects.get(email=email)
+        started = time.monotonic()
+        with open(path, "rb") as handle:
+            person_import = imports.import_upload(actor=actor, chapter=None, uploaded=File(handle, name="people.csv"))
+        header = person_import.preview["header"]
+        mapping = imports.guess_mapping(header)
+        mapping[str(header.index("consentement e-mail"))] = "consent:email:news"
+        mapping[str(header.index("étiquette"))] = imports.TAGS
+        imports.import_start(
+            actor=actor,
+            person_import=person_import,
+            mapping=mapping,
+            consent_source="Bench",
+            consent_wording="Je veux recevoir les nouvelles.",
+        )
+        uploaded = time.monotonic()
+        position, batches = None, 0
+        while True:
+            with transaction.atomic():  # as the worker runs each task
+                position = imports.run(person_import.pk, position=position, batches=1)
+            batches += 1
+            if position is None:
+                break
+        done = PersonImport.objects.get(pk=person_import.pk)
+        print(
+            f"upload and mapping {uploaded - started:.1f} s, {batches} batches {time.monotonic() - uploaded:.1f} s: "
+            f"{done.status}, {done.created_count:,} created, {done.updated_count:,} completed, "
+            f"{done.rejected_count:,} rejected; peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+        )
+        reasons = collections.Counter(reason for _line, reason in done.rejections).most_common(3)
+        if reasons:
+            print("why lines were rejected (the first 1,000):", "; ".join(f"{n} × {reason}" for reason, n in reasons))
+
+
+main(*sys.argv[1:3])
