@@ -25,6 +25,11 @@ from people import imports  # noqa: E402
 from people.models import PersonImport  # noqa: E402
 
 
+def _rss_mb():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
+
+
 def main(path, email):
     with schema_context("bench"):
         actor = User.objects.get(email=email)
@@ -48,6 +53,8 @@ def main(path, email):
             with transaction.atomic():  # as the worker runs each task
                 position = imports.run(person_import.pk, position=position, batches=1)
             batches += 1
+            if os.environ.get("BENCH_VERBOSE"):
+                print(f"batch {batches}: {_rss_mb():.0f} MB", flush=True)
             if position is None:
                 break
         done = PersonImport.objects.get(pk=person_import.pk)

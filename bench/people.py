@@ -45,6 +45,11 @@ SYLLABLES = (
     "dal", "ker", "bou", "val", "lec",
 )  # fmt: skip
 ROOT = Path(__file__).resolve().parent.parent
+FIRST_NAMES = (
+    "Camille", "Léa", "Manon", "Chloé", "Inès", "Jade", "Louise", "Emma", "Alice", "Lina", "Zoé", "Hélène",
+    "Lucas", "Hugo", "Louis", "Nathan", "Jules", "Gabriel", "Arthur", "Raphaël", "Théo", "Karim", "Yanis",
+    "Mehdi", "Bastien", "Étienne", "François", "Agnès", "Benoît", "Cécile", "Fatou", "Amina", "Nadia",
+)  # fmt: skip
 
 
 def main():
@@ -133,11 +138,6 @@ def load(count, organiser):
                 )  # fmt: skip
             )
     tags = [Tag.objects.create(name=f"tag-{number:02d}") for number in range(TAGS)]
-    first_names = [
-        "Camille", "Léa", "Manon", "Chloé", "Inès", "Jade", "Louise", "Emma", "Alice", "Lina", "Zoé", "Hélène",
-        "Lucas", "Hugo", "Louis", "Nathan", "Jules", "Gabriel", "Arthur", "Raphaël", "Théo", "Karim", "Yanis",
-        "Mehdi", "Bastien", "Étienne", "François", "Agnès", "Benoît", "Cécile", "Fatou", "Amina", "Nadia",
-    ]  # fmt: skip
 
     started = time.monotonic()
     people = io.StringIO()
@@ -147,7 +147,7 @@ def load(count, organiser):
         if number in planted and previous is not None:
             full_name, postcode = previous  # the same human, entered twice with another address
         else:
-            full_name = f"{rng.choice(first_names)} {surname(rng)}"
+            full_name = f"{rng.choice(FIRST_NAMES)} {surname(rng)}"
             department = 10 + rng.randrange(50)
             postcode = f"{department}{rng.randrange(1000):03d}"
         previous = (full_name, postcode)
@@ -312,10 +312,10 @@ def measure_import(world):
         for number in range(rows):
             # Every other line someone already in the base (by address), else someone new.
             email = f"p{rng.randrange(1, existing)}@bench.example" if number % 2 else f"new{number}@import.example"
-            writer.writerow(
-                [email, "Camille", surname(rng), f"06{rng.randrange(10**8):08d}", f"{10 + rng.randrange(50)}000",
-                 "import-bench", "oui" if rng.random() < 0.6 else ""]
-            )  # fmt: skip
+            phone = f"06{rng.randrange(10, 90)}{rng.randrange(10**6):06d}"
+            postcode = f"{10 + rng.randrange(50)}{rng.randrange(1000):03d}"
+            consent = "oui" if rng.random() < 0.6 else ""
+            writer.writerow([email, rng.choice(FIRST_NAMES), surname(rng), phone, postcode, "import-bench", consent])
     size_mb = path.stat().st_size / 1e6
     print(f"\nimport: {rows:,} rows, {size_mb:.0f} MB of CSV")
 

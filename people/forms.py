@@ -162,17 +162,32 @@ class SelectedIds(forms.Field):
         return sorted({int(pk) for pk in ids})
 
 
-class BulkTagsForm(forms.Form):
+class BulkEditForm(forms.Form):
+    """Tags added and removed, and a custom field set (or cleared), on the people ticked in a list."""
+
     people = SelectedIds()
     add = forms.CharField(label=_("Add tags"), required=False, max_length=1000)
     remove = forms.CharField(label=_("Remove tags"), required=False, max_length=1000)
+    field = forms.ModelChoiceField(
+        queryset=CustomField.objects.all(), to_field_name="key", required=False, label=_("Set the field"),
+        empty_label=_("No field"),
+    )  # fmt: skip
+    value = forms.CharField(
+        label=_("To"), required=False, max_length=500, help_text=_("Left empty, the field is cleared.")
+    )
 
     def clean(self):
         cleaned = super().clean()
         cleaned["add"] = services.parse_tag_names(cleaned.get("add") or "")
         cleaned["remove"] = services.parse_tag_names(cleaned.get("remove") or "")
-        if not cleaned["add"] and not cleaned["remove"]:
-            raise forms.ValidationError(_("Name a tag to add or to remove."))
+        field, raw = cleaned.get("field"), (cleaned.get("value") or "").strip()
+        if field is not None:
+            try:
+                cleaned["value"] = services.field_value(field, raw) if raw else None
+            except InvalidAction as error:
+                self.add_error("value", error.messages)
+        if not cleaned["add"] and not cleaned["remove"] and field is None and not self.errors:
+            raise forms.ValidationError(_("Name a tag to add or to remove, or a field to set."))
         return cleaned
 
 

@@ -9,10 +9,13 @@ the person's own withdrawal. Services that act for someone take the actor and ch
 `chapters.access.can` through people.access.
 """
 
+import json
+
 import phonenumbers
 from django.contrib.contenttypes.models import ContentType
 from django.core.validators import validate_email
 from django.db import connection, transaction
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -672,6 +675,41 @@ def tags_set(*, actor, person, names):
                 summary=_("Tags: %(tags)s") % {"tags": ", ".join(sorted(after)) or "—"},
             )
     return after
+
+
+def people_bulk_edit(*, actor, people, add=(), remove=(), field=None, value=None):
+    """Tags added and removed, and a custom field set to `value` (a value checked by field_value;
+    None clears it), on a selection of people, in one transaction: a selection holding someone the
+    actor may not edit is refused whole, before anything changes. Audit-logged; returns how many."""
+    people = list(people)
+    with transaction.atomic():
+        if add or remove or field is None:
+            tags_bulk(actor=actor, people=people, add=add, remove=remove)
+        if field is not None:
+            fields_bulk(actor=actor, people=people, field=field, value=value)
+    return len(people)
+
+
+def fields_bulk(*, actor, people, field, value):
+    """One custom field set (or cleared, value None) on a selection of people, in one statement."""
+    if any(not access.can(actor, capabilities.EDIT, person) for person in people):
+        raise NotAllowed(capabilities.EDIT)
+    ids = [person.pk for person in people]
+    with transaction.atomic():
+        chosen = Person.objects.filter(pk__in=ids)
+        if value is None:
+            chosen.update(fields=RawSQL("fields - %s", [field.key]), updated=timezone.now())
+        else:
+            chosen.update(
+                fields=RawSQL("fields || jsonb_build_object(%s, %s::jsonb)", [field.key, json.dumps(value)]),
+                updated=timezone.now(),
+            )
+        summary = _("%(field)s: %(value)s") % {"field": field.name, "value": "—" if value is None else value}
+        Activity.objects.bulk_create(
+            [Activity(person_id=pk, kind=Activity.Kind.EDIT, actor=actor, summary=str(summary)[:300]) for pk in ids]
+        )
+        audit(actor=actor, action="people.field_set", people=len(ids), field=field.key, value=value)
+    return len(ids)
 
 
 def tags_bulk(*, actor, people, add=(), remove=()):

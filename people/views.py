@@ -12,7 +12,7 @@ from chapters import access as chapter_access
 from chapters.selectors import chapter_tree
 from chapters.services import InvalidAction, NotAllowed
 from people import access, capabilities, selectors, services
-from people.forms import BulkTagsForm, ConsentForm, CustomFieldForm, NewPersonForm, NoteForm, PersonForm, TagsForm
+from people.forms import BulkEditForm, ConsentForm, CustomFieldForm, NewPersonForm, NoteForm, PersonForm, TagsForm
 from people.models import CustomField, Tag
 
 
@@ -61,7 +61,8 @@ def people(request):
             "may_define_fields": access.can_edit_in(viewer, None),
             "may_merge": chapter_access.can_anywhere(viewer, capabilities.MERGE),
             "may_import": chapter_access.can_anywhere(viewer, capabilities.IMPORT),
-            "bulk_form": BulkTagsForm(),
+            "bulk_form": BulkEditForm(),
+            "custom_fields": CustomField.objects.all(),
         },
     )
 
@@ -70,20 +71,22 @@ def people(request):
 @require_POST
 def people_bulk_tags(request):
     _require_anywhere(request.user, capabilities.EDIT)
-    form = BulkTagsForm(request.POST)
+    form = BulkEditForm(request.POST)
     if not form.is_valid():
         messages.error(request, " ".join(message for errors in form.errors.values() for message in errors))
         return redirect("people")
-    chosen = list(access.within(request.user, capabilities.EDIT).filter(pk__in=form.cleaned_data["people"]))
-    if len(chosen) != len(form.cleaned_data["people"]):
+    data = form.cleaned_data
+    chosen = list(access.within(request.user, capabilities.EDIT).filter(pk__in=data["people"]))
+    if len(chosen) != len(data["people"]):
         raise Http404  # someone the viewer may not edit, or nobody: the same answer
     try:
-        count = services.tags_bulk(
-            actor=request.user, people=chosen, add=form.cleaned_data["add"], remove=form.cleaned_data["remove"]
-        )
+        count = services.people_bulk_edit(
+            actor=request.user, people=chosen, add=data["add"], remove=data["remove"], field=data["field"],
+            value=data["value"],
+        )  # fmt: skip
     except NotAllowed as error:
         raise Http404 from error
-    messages.success(request, _("Tags changed on %(count)s people.") % {"count": count})
+    messages.success(request, _("%(count)s people changed.") % {"count": count})
     return redirect(request.POST.get("next") if _safe_next(request.POST.get("next")) else "people")
 
 

@@ -550,3 +550,37 @@ def test_the_home_shows_the_glance_to_who_may_see_people_and_keeps_scopes_apart(
     assert "2 people in your chapters" in roubaix, "another scope, another cached figure"
     member = tree.people["lille_member"].client().get("/app/").content.decode()
     assert "The base at a glance" not in member
+
+
+def test_a_custom_field_is_set_and_cleared_on_the_ticked_people_and_a_bad_value_changes_nobody(tree):
+    with schema_context("alpha"):
+        field = CustomField.objects.create(name="Availability", key="availability", kind="choice", choices=["Evenings"])
+        mine = [record(email=f"f{n}@example.org", chapter=tree.lille)[0] for n in range(3)]
+        theirs, _ = record(email="ft@example.org", chapter=tree.roubaix)
+    client = tree.people["coordinator"].client()
+    ticked = [person.pk for person in mine[:2]]
+    client.post("/app/people/tags/", {"people": ticked, "field": "availability", "value": "Evenings"})
+    with schema_context("alpha"):
+        values = {person.pk: Person.objects.get(pk=person.pk).fields for person in mine}
+        assert values == {
+            mine[0].pk: {"availability": "Evenings"},
+            mine[1].pk: {"availability": "Evenings"},
+            mine[2].pk: {},
+        }
+        assert AuditEntry.objects.filter(action="people.field_set").latest("pk").details["people"] == 2
+        assert mine[0].activities.filter(kind="edit", summary="Availability: Evenings").exists()
+    bad = client.post(
+        "/app/people/tags/", {"people": ticked, "field": "availability", "value": "Mornings"}, follow=True
+    )
+    assert "not a valid Availability" in bad.content.decode()
+    refused = client.post(
+        "/app/people/tags/", {"people": [mine[2].pk, theirs.pk], "field": "availability", "value": "Evenings"}
+    )
+    assert refused.status_code == 404
+    client.post("/app/people/tags/", {"people": ticked[:1], "field": "availability", "value": ""})
+    with schema_context("alpha"):
+        assert Person.objects.get(pk=mine[0].pk).fields == {}, "an empty value clears the field"
+        assert Person.objects.get(pk=mine[1].pk).fields == {"availability": "Evenings"}
+        assert Person.objects.get(pk=mine[2].pk).fields == {}
+        assert Person.objects.get(pk=theirs.pk).fields == {}
+        assert field.key == "availability"

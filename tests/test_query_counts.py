@@ -70,9 +70,10 @@ LIMITS = {
         "fields and a page of their timeline (with its count): one query each",
     ),
     "people": (
-        13,
+        14,
         "each person's chapters, main address, main number and tags are read alongside the page (four "
-        "queries, whatever the page's length), and the chapter and tag filters list their choices",
+        "queries, whatever the page's length), the chapter and tag filters list their choices, and the "
+        "bulk form its custom fields",
     ),
 }
 
