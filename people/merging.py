@@ -152,12 +152,17 @@ def pairs_for(user):
 
 def get_pair_for(user, pk):
     """The pair, if it waits for review and the user may merge both people; else 404."""
+    return _one_for(user, pairs_for, pk)
+
+
+def _one_for(user, rows, pk):
+    """The row `pk` of rows(user); the same 404 whether it does not exist or is out of reach."""
     if not user.is_authenticated:
         raise Http404
-    pair = pairs_for(user).filter(pk=pk).first()
-    if pair is None:
+    found = rows(user).filter(pk=pk).first()
+    if found is None:
         raise Http404
-    return pair
+    return found
 
 
 def merges_for(user):
@@ -173,12 +178,7 @@ def merges_for(user):
 
 
 def get_merge_for(user, pk):
-    if not user.is_authenticated:
-        raise Http404
-    merge = merges_for(user).filter(pk=pk).first()
-    if merge is None:
-        raise Http404
-    return merge
+    return _one_for(user, merges_for, pk)
 
 
 def undo_deadline(merge):

@@ -4,6 +4,8 @@ what is held, change consents, or be erased. Nobody signs in; the signed link is
 The pages reached through a link are never cached and never indexed: they show a person's data.
 """
 
+import functools
+
 from django.contrib import messages
 from django.http import JsonResponse
 from django.shortcuts import redirect
@@ -58,6 +60,22 @@ def _holdings(token):
         return None
 
 
+def _for_the_link(view):
+    """The view, given what the link's address holds; the invalid-link page for a link that is not
+    valid here, and the sign-in advice for a member's address."""
+
+    @functools.wraps(view)
+    def wrapped(request, token):
+        holdings = _holdings(token)
+        if holdings is None:
+            return _invalid(request)
+        if holdings.member:
+            return _member(request)
+        return view(request, token, holdings)
+
+    return wrapped
+
+
 def _invalid(request):
     return TemplateResponse(request, "people/rights/invalid.html", status=404)
 
@@ -75,23 +93,15 @@ def _home(request, token, holdings, form=None, status=200):
 
 @never_cache
 @require_GET
-def home(request, token):
-    holdings = _holdings(token)
-    if holdings is None:
-        return _invalid(request)
-    if holdings.member:
-        return _member(request)
+@_for_the_link
+def home(request, token, holdings):
     return _home(request, token, holdings)
 
 
 @never_cache
 @require_GET
-def download(request, token):
-    holdings = _holdings(token)
-    if holdings is None:
-        return _invalid(request)
-    if holdings.member:
-        return _member(request)
+@_for_the_link
+def download(request, token, holdings):
     data = rights.rights_download(email=holdings.email)
     response = JsonResponse(data, json_dumps_params={"ensure_ascii": False, "indent": 2})
     response["Content-Disposition"] = 'attachment; filename="my-data.json"'
@@ -100,12 +110,8 @@ def download(request, token):
 
 @never_cache
 @require_POST
-def consents(request, token):
-    holdings = _holdings(token)
-    if holdings is None:
-        return _invalid(request)
-    if holdings.member:
-        return _member(request)
+@_for_the_link
+def consents(request, token, holdings):
     if holdings.person is None:
         return redirect("people_rights_home", token=token)
     form = RightsConsentsForm(request.POST, person=holdings.person, organisation_name=request.tenant.name)
@@ -118,12 +124,8 @@ def consents(request, token):
 
 @never_cache
 @require_http_methods(["GET", "POST"])
-def erase(request, token):
-    holdings = _holdings(token)
-    if holdings is None:
-        return _invalid(request)
-    if holdings.member:
-        return _member(request)
+@_for_the_link
+def erase(request, token, holdings):
     if not holdings.known:
         return _home(request, token, holdings)
     form = RightsEraseForm(request.POST if request.method == "POST" else None)
