@@ -10,13 +10,13 @@ import datetime
 import hashlib
 
 from django.core.cache import cache
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Q
 from django.db.models.functions import TruncMonth, TruncWeek
 from django.utils import timezone
 
 from chapters.access import can, grants
 from people import access, capabilities
-from people.models import Channel, Purpose, Source
+from people.models import Channel, Person, Purpose, Source
 
 CACHE_SECONDS = 300
 WEEKS = 12
@@ -32,8 +32,10 @@ def _scope_key(user):
 
 
 def glance(user):
-    """The figures for the people the user may see (see the module's docstring), cached."""
-    key = _scope_key(user)
+    """The figures for the people the user may see (see the module's docstring), cached. The key
+    also names the newest person (an index lookup), so that a newcomer shows at once."""
+    newest = Person.objects.aggregate(newest=Max("pk"))["newest"]
+    key = f"{_scope_key(user)}.{newest}"
     found = cache.get(key)
     if found is None:
         found = _figures(access.within(user, capabilities.VIEW))

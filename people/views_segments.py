@@ -138,7 +138,7 @@ def segment_count(request):
     if request.content_type == "application/json":
         try:
             payload = json.loads(request.body or b"null")
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested deeper than the parser goes
             return _error("not_json", _("The body is not JSON."))
         if not isinstance(payload, dict) or set(payload) - {"definition", "chapter"} or "definition" not in payload:
             return _error("not_an_object", _("Send an object with “definition” and, optionally, “chapter”."))

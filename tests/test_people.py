@@ -584,3 +584,13 @@ def test_a_custom_field_is_set_and_cleared_on_the_ticked_people_and_a_bad_value_
         assert Person.objects.get(pk=mine[2].pk).fields == {}
         assert Person.objects.get(pk=theirs.pk).fields == {}
         assert field.key == "availability"
+
+
+def test_the_glance_shows_a_newcomer_at_once_despite_its_cache(tree):
+    client = tree.people["coordinator"].client()
+    with schema_context("alpha"):
+        record(email="first@example.org", chapter=tree.lille)
+    assert "1 person in your chapters" in client.get("/app/").content.decode()
+    with schema_context("alpha"):
+        record(email="second@example.org", chapter=tree.lille)
+    assert "2 people in your chapters" in client.get("/app/").content.decode()

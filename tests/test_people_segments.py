@@ -439,6 +439,7 @@ def test_the_live_count_answers_json_and_refuses_bad_definitions_with_a_code(pop
     assert answer.json()["count"] == 2, "the coordinator's chapters only: Eve is in Nord"
     for body, code in [
         ("{", "not_json"),
+        ("[" * 5000 + "]" * 5000, "not_json"),  # nested deeper than the parser goes
         (json.dumps([]), "not_an_object"),
         (json.dumps({"definition": {"all": [{"type": "nope"}]}}), "unknown_condition"),
         (json.dumps({"definition": {"all": 1}}), "wrong_type"),
