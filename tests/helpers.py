@@ -133,6 +133,7 @@ def running_stack(log_name, port=None, **env):
     """The web stack on `port` (a free one by default) with the test database and `env`, its output
     in .data/<log_name>; yields the port, and stops it afterwards."""
     port = port or free_port()
+    (ROOT / ".data").mkdir(exist_ok=True)  # absent when DATABASE_URL names a server of one's own
     with (ROOT / ".data" / log_name).open("w") as log:
         # Two processes behind the front: their channel layer crosses between them (PostgreSQL's,
         # unless the caller gives REDIS_URL).

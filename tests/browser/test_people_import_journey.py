@@ -55,6 +55,7 @@ def start_worker():
     processes = []
 
     def start():
+        (ROOT / ".data").mkdir(exist_ok=True)
         log = (ROOT / ".data" / "worker-import-tests.log").open("w")
         processes.append((subprocess.Popen(
             [sys.executable, str(ROOT / "manage.py"), "db_worker", "--no-startup-delay", "--interval", "0.2"],
