@@ -1,11 +1,11 @@
 """One import of bench/people.py, run as the worker runs it, in a process of its own so that its
 peak memory is the import's: the upload (the whole file's encoding checked, the preview read), the
-mapping, then one task per batch, each in its transaction. Prints its own timings; the parent reads
-the peak memory from the kernel."""
+mapping, then one task per batch, each in its transaction. Prints its own timings and its peak memory,
+the kernel's high-water mark of this process's own memory (VmHWM): getrusage's ru_maxrss would also
+count the parent's memory at the fork, which Linux keeps across exec."""
 
 import collections
 import os
-import resource
 import sys
 import time
 
@@ -25,9 +25,13 @@ from people import imports  # noqa: E402
 from people.models import PersonImport  # noqa: E402
 
 
-def _rss_mb():
+def _status_mb(field):
     with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
+        return next(int(line.split()[1]) for line in status if line.startswith(field + ":")) / 1024
+
+
+def _rss_mb():
+    return _status_mb("VmRSS")
 
 
 def main(path, email):
@@ -48,6 +52,9 @@ def main(path, email):
             consent_wording="Je veux recevoir les nouvelles.",
         )
         uploaded = time.monotonic()
+        if os.environ.get("BENCH_VERBOSE"):
+            peak = _status_mb("VmHWM")
+            print(f"after the upload and the mapping: {_rss_mb():.0f} MB (peak {peak:.0f} MB)", flush=True)
         position, batches = None, 0
         while True:
             with transaction.atomic():  # as the worker runs each task
@@ -61,11 +68,12 @@ def main(path, email):
         print(
             f"upload and mapping {uploaded - started:.1f} s, {batches} batches {time.monotonic() - uploaded:.1f} s: "
             f"{done.status}, {done.created_count:,} created, {done.updated_count:,} completed, "
-            f"{done.rejected_count:,} rejected; peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+            f"{done.rejected_count:,} rejected"
         )
         reasons = collections.Counter(reason for _line, reason in done.rejections).most_common(3)
         if reasons:
             print("why lines were rejected (the first 1,000):", "; ".join(f"{n} × {reason}" for reason, n in reasons))
+        print(f"PEAK_MB={_status_mb('VmHWM'):.0f}")
 
 
 main(*sys.argv[1:3])
