@@ -541,7 +541,7 @@ class Plan:
 
 
 FRENCH_NUMBER = re.compile(r"(?:(?:\+|00)33\s*(?:\(0\)\s*)?|0)([1-9](?:[\s.-]?\d){8})")
-MOBILE_TYPES = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+MOBILE_TYPES = services.MOBILE_TYPES
 
 
 def _french_phone(raw):

@@ -13,12 +13,14 @@ import json
 
 import phonenumbers
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts import forms as account_forms
 from chapters.models import Chapter, Membership
 from chapters.services import InvalidAction, NotAllowed, audit
 from people import access, capabilities
@@ -49,28 +51,24 @@ def normalise_email(raw):
         return ""
     try:
         validate_email(email)
-    except Exception as error:
+    except ValidationError as error:
         raise InvalidAction(_("“%(value)s” is not a valid email address.") % {"value": raw}) from error
     return email
 
 
+MOBILE_TYPES = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+
+
 def normalise_phone(raw, region="FR"):
-    """(E.164 number, is it a mobile) or InvalidAction; ("", False) for nothing."""
-    raw = (raw or "").strip()
-    if not raw:
-        return "", False
+    """(E.164 number, is it a mobile) or InvalidAction; ("", False) for nothing. The number is read
+    as members' profiles read theirs (accounts.forms.normalise_phone), at most 40 characters of it."""
     try:
-        number = phonenumbers.parse(raw[:40], region)
-    except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not phonenumbers.is_valid_number(number):
-        raise InvalidAction(
-            _("“%(value)s” is not a valid phone number. Use the international form, e.g. +33 6 12 34 56 78.")
-            % {"value": raw[:40]}
-        )
-    kind = phonenumbers.number_type(number)
-    mobile = kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), mobile
+        number = account_forms.normalise_phone((raw or "").strip()[:40], region)
+    except ValidationError as error:
+        raise InvalidAction(error.messages[0]) from error
+    if not number:
+        return "", False
+    return number, phonenumbers.number_type(phonenumbers.parse(number)) in MOBILE_TYPES
 
 
 def _lock(*keys):
