@@ -12,9 +12,10 @@ import hashlib
 from django.core.cache import cache
 from django.db.models import Count, Max, Q
 from django.db.models.functions import TruncMonth, TruncWeek
+from django.template.loader import render_to_string
 from django.utils import timezone
 
-from chapters.access import can, grants
+from chapters.access import can, can_anywhere, grants
 from people import access, capabilities
 from people.models import Channel, Person, Purpose, Source
 
@@ -118,10 +119,6 @@ def _figures(people):
 
 def panel(request):
     """The home's panel, for those who may see people somewhere."""
-    from django.template.loader import render_to_string
-
-    from chapters.access import can_anywhere
-
     user = request.user
     if not user.is_authenticated or not can_anywhere(user, capabilities.VIEW):
         return None
