@@ -5,6 +5,7 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import RequestDataTooBig
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -138,6 +139,8 @@ def segment_count(request):
     if request.content_type == "application/json":
         try:
             payload = json.loads(request.body or b"null")
+        except RequestDataTooBig:
+            return _error("too_large", _("This request is too large."), status=413)
         except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested deeper than the parser goes
             return _error("not_json", _("The body is not JSON."))
         if not isinstance(payload, dict) or set(payload) - {"definition", "chapter"} or "definition" not in payload:

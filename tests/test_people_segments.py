@@ -450,6 +450,10 @@ def test_the_live_count_answers_json_and_refuses_bad_definitions_with_a_code(pop
         assert answer.status_code == 400, body
         assert answer.json()["error"]["code"] == code
         assert answer.json()["error"]["message"]
+    too_big = json.dumps({"definition": {"all": []}, "padding": "x" * 3_000_000})  # beyond Django's read limit
+    answer = client.post(url, too_big, content_type="application/json")
+    assert answer.status_code == 413
+    assert answer.json()["error"]["code"] == "too_large"
     answer = client.post(url, {"field_1": "age", "op_1": "contains", "value_1": "x", "owner": str(p.tree.lille.pk)})
     assert answer.status_code == 400
     assert answer.json()["error"]["code"] == "bad_operator"
