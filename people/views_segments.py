@@ -5,7 +5,7 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -158,7 +158,12 @@ def segment_count(request):
         except segments.InvalidDefinition as error:
             return _error(error.code, error.messages[0])
     else:
-        form = _builder(request, counting=True)
+        try:
+            form = _builder(request, counting=True)  # reads the form: Django refuses some before it parses them
+        except RequestDataTooBig:
+            return _error("too_large", _("This request is too large."), status=413)
+        except SuspiciousOperation:  # more fields than Django reads
+            return _error("bad_request", _("This request cannot be read."))
         if not form.is_valid():
             errors = form.errors.as_data()
             first = next(iter(errors.values()))[0]

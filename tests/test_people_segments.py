@@ -7,9 +7,11 @@ import datetime
 import io
 import json
 import zoneinfo
+from urllib.parse import urlencode
 
 import openpyxl
 import pytest
+from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -18,7 +20,7 @@ from chapters.access import forget_grants
 from chapters.models import AuditEntry, Role
 from people import segments, services
 from people.models import CustomField, Person, Segment, Tag
-from tests.conftest import Persona
+from tests.conftest import PASSWORD, Persona
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 GRANT = {"status": "granted", "basis": "explicit_consent", "wording": "Yes", "source": "form"}
@@ -426,6 +428,25 @@ def test_the_builder_shows_a_clear_error_and_saves_nothing_for_a_bad_condition(p
         assert not Segment.objects.exists()
 
 
+def test_a_request_refused_before_the_view_answers_json_to_who_asked_for_json(population):
+    """With the CSRF check on, as in a browser, the middleware reads the form before the view: Django
+    refuses an oversized one there, and its answer is still JSON for segments.js, which asks for it."""
+    coordinator = population.tree.people["coordinator"]
+    client = Client(HTTP_HOST=coordinator.host, enforce_csrf_checks=True)
+    with schema_context("alpha"):
+        assert client.login(email=coordinator.email, password=PASSWORD)
+    assert client.get("/app/people/segments/new/").status_code == 200  # the builder sets the CSRF cookie
+    token = client.cookies["csrftoken"].value
+    body = urlencode({"owner": str(population.tree.lille.pk), "name": "x" * 3_000_000})
+    url, form = "/app/people/segments/count/", "application/x-www-form-urlencoded"
+    answer = client.post(url, body, content_type=form, HTTP_ACCEPT="application/json", HTTP_X_CSRFTOKEN=token)
+    assert answer.status_code == 413
+    assert answer.json()["error"] == {"code": "too_large", "message": "This request is too large."}
+    page = client.post(url, body, content_type=form, HTTP_ACCEPT="text/html", HTTP_X_CSRFTOKEN=token)
+    assert page.status_code == 400
+    assert page["Content-Type"].startswith("text/html"), "a page for the others"
+
+
 def test_the_live_count_answers_json_and_refuses_bad_definitions_with_a_code(population):
     p = population
     client = p.tree.people["coordinator"].client()
@@ -454,6 +475,13 @@ def test_the_live_count_answers_json_and_refuses_bad_definitions_with_a_code(pop
     answer = client.post(url, too_big, content_type="application/json")
     assert answer.status_code == 413
     assert answer.json()["error"]["code"] == "too_large"
+    # The builder's form too, however Django refuses it: over its read limit, or more fields than it reads.
+    for body, status, code in [
+        (urlencode({"owner": str(p.tree.lille.pk), "name": "x" * 3_000_000}), 413, "too_large"),
+        (urlencode({f"field_{number}": "x" for number in range(1100)}), 400, "bad_request"),
+    ]:
+        answer = client.post(url, body, content_type="application/x-www-form-urlencoded")
+        assert (answer.status_code, answer.json()["error"]["code"]) == (status, code)
     answer = client.post(url, {"field_1": "age", "op_1": "contains", "value_1": "x", "owner": str(p.tree.lille.pk)})
     assert answer.status_code == 400
     assert answer.json()["error"]["code"] == "bad_operator"
