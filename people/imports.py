@@ -523,13 +523,19 @@ class Plan:
             elif target.startswith("consent:"):
                 self.consents.append((index, target[8:]))
         self.every_row = list(mapping.get("every_row", []))
-        self.phones = {}
+        self.phones, self.french_types = {}, {}
+        by_length = {}  # the length of an area's postcode prefix -> {prefix: [chapter, ...]}
+        for chapter in Chapter.objects.filter(archived__isnull=True).exclude(area=""):
+            for pattern in services._area_patterns(chapter):
+                prefix = pattern[:-1]
+                by_length.setdefault(len(prefix), {}).setdefault(prefix, []).append(chapter.pk)
+        self.area_prefixes = sorted(by_length.items())
 
     def phone(self, raw):
         found = self.phones.get(raw)
         if found is None:
             try:
-                found = _french_phone(raw) or services.normalise_phone(raw)
+                found = _french_phone(raw, self.french_types) or services.normalise_phone(raw)
             except InvalidAction as error:
                 found = error.messages[0]
             if len(self.phones) >= PHONE_CACHE_SIZE:
@@ -539,22 +545,40 @@ class Plan:
             raise InvalidAction(found)
         return found
 
+    def areas(self, postcode):
+        """The chapters whose area covers the postcode, as people.services.person_place finds them."""
+        return [
+            chapter
+            for length, by_prefix in self.area_prefixes
+            for chapter in by_prefix.get(postcode[:length], ())
+            if len(postcode) >= length
+        ]
+
 
 FRENCH_NUMBER = re.compile(r"(?:(?:\+|00)33\s*(?:\(0\)\s*)?|0)([1-9](?:[\s.-]?\d){8})")
 MOBILE_TYPES = services.MOBILE_TYPES
+# The kind of a French number (mobile, fixed line, premium, ...) is told by its first five national
+# digits: every pattern of France's metadata is a prefix of at most five digits followed by any
+# digits (tests/test_people_imports.py checks it against phonenumbers for every prefix).
+FRENCH_KIND_DIGITS = 5
 
 
-def _french_phone(raw):
+def _french_phone(raw, kinds=None):
     """normalise_phone's answer for a French number written the usual ways (06 12 34 56 78,
     +33 6 12..., 0033...), without parsing it from scratch: a file of a million lines is mostly
-    these, and the full parse is most of the time a line takes. None for anything else."""
+    these, and the full parse is most of the time a line takes. None for anything else. `kinds`
+    keeps the kind found for each prefix (see FRENCH_KIND_DIGITS)."""
     match = FRENCH_NUMBER.fullmatch(raw.strip())
     if match is None:
         return None
     national = "".join(character for character in match.group(1) if character.isdigit())
-    number = phonenumbers.PhoneNumber(country_code=33, national_number=int(national))
-    kind = phonenumbers.number_type(number)  # UNKNOWN for a number France does not give out
-    if kind == phonenumbers.PhoneNumberType.UNKNOWN:
+    prefix = national[:FRENCH_KIND_DIGITS]
+    kind = None if kinds is None else kinds.get(prefix)
+    if kind is None:
+        kind = phonenumbers.number_type(phonenumbers.PhoneNumber(country_code=33, national_number=int(national)))
+        if kinds is not None:
+            kinds[prefix] = kind
+    if kind == phonenumbers.PhoneNumberType.UNKNOWN:  # a number France does not give out
         return None  # normalise_phone says why, in its words
     return f"+33{national}", kind in MOBILE_TYPES
 
@@ -590,6 +614,7 @@ def _row(line, cells, plan):
     for index in plan.tag_columns:
         tags += services.parse_tag_names(_value(cells, index)[:2000])
     consents = [key for index, key in plan.consents if _value(cells, index).lower() in TRUTHY]
+    postcode = services._postcode(_value(cells, column.get("postcode")))
     return (
         line,
         email,
@@ -597,7 +622,7 @@ def _row(line, cells, plan):
         mobile,
         full_name,
         name_key(full_name),
-        services._postcode(_value(cells, column.get("postcode"))),
+        postcode,
         " ".join(_value(cells, column.get("commune")).split())[:120],
         _value(cells, column.get("address"))[:1000],
         _value(cells, column.get("polling_station"))[:40],
@@ -605,6 +630,7 @@ def _row(line, cells, plan):
         json.dumps(fields) if fields else "{}",
         list(dict.fromkeys(tags)),
         sorted(set(consents)),
+        plan.areas(postcode) if postcode else [],
     )
 
 
@@ -679,9 +705,10 @@ def _data_lines(handle, person_import, position):
 
 
 TEMP = "relais_import_rows"
+CHANGED = "relais_import_changed"  # the people a round changed (not counting those it created)
 COLUMNS = (
     "line, email, phone, mobile, full_name, name_key, postcode, commune, address, polling_station, language, "
-    "fields, tags, consents"
+    "fields, tags, consents, areas"
 )
 
 
@@ -716,13 +743,6 @@ class _Run:
             for channel, channel_label in Channel.choices
             for purpose, purpose_label in Purpose.choices
         }
-        areas = [
-            (chapter.pk, pattern)
-            for chapter in Chapter.objects.filter(archived__isnull=True).exclude(area="")
-            for pattern in services._area_patterns(chapter)
-        ]
-        self.area_chapters = [chapter for chapter, _pattern in areas]
-        self.area_patterns = [pattern for _chapter, pattern in areas]
         self.tables = {
             "person": Person._meta.db_table,
             "email": PersonEmail._meta.db_table,
@@ -733,6 +753,7 @@ class _Run:
             "consent": Consent._meta.db_table,
             "activity": Activity._meta.db_table,
             "t": TEMP,
+            "changed": CHANGED,
         }
 
     def through(self, lines, batches=None):
@@ -793,15 +814,17 @@ class _Run:
             seen.update(keys)
         by_line = {row[0]: row for row in now}
         sql = self._sql
-        sql(cursor, f"DROP TABLE IF EXISTS pg_temp.{TEMP}")
+        sql(cursor, f"DROP TABLE IF EXISTS pg_temp.{TEMP}, pg_temp.{CHANGED}")
         sql(
             cursor,
             f"""CREATE TEMP TABLE {TEMP} (
                 line integer PRIMARY KEY, email text, phone text, mobile boolean, full_name text, name_key text,
                 postcode text, commune text, address text, polling_station text, language text, fields jsonb,
-                tags text[], consents text[], person_id bigint, created boolean NOT NULL DEFAULT false,
-                changed boolean NOT NULL DEFAULT false, placed boolean NOT NULL DEFAULT false)""",
+                tags text[], consents text[], areas bigint[], person_id bigint,
+                by_email boolean NOT NULL DEFAULT false, created boolean NOT NULL DEFAULT false,
+                placed boolean NOT NULL DEFAULT false)""",
         )
+        sql(cursor, f"CREATE TEMP TABLE {CHANGED} (person_id bigint NOT NULL)")
         with cursor.cursor.copy(f"COPY {TEMP} ({COLUMNS}) FROM STDIN") as copy:
             for row in now:
                 copy.write_row(row)
@@ -816,29 +839,40 @@ class _Run:
         )
         later += [by_line[line] for (line,) in cursor.fetchall()]
         self._create(cursor)
-        self._enrich(cursor)
+        self._enrich(cursor, now)
         sql(
             cursor,
-            """SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE changed AND NOT created),
-                      count(*) FILTER (WHERE NOT changed AND NOT created) FROM {t}""",
+            """SELECT count(*) FILTER (WHERE created),
+                      count(*) FILTER (WHERE NOT created AND person_id IN (SELECT person_id FROM {changed})),
+                      count(*) FILTER (WHERE NOT created AND person_id NOT IN (SELECT person_id FROM {changed}))
+               FROM {t}""",
         )
         created, updated, unchanged = cursor.fetchone()
         self.counts["created"] += created
         self.counts["updated"] += updated
         self.counts["unchanged"] += unchanged
-        sql(cursor, f"DROP TABLE {TEMP}")
+        sql(cursor, f"DROP TABLE {TEMP}, {CHANGED}")
         return sorted(later)
 
-    def _sql(self, cursor, statement, **params):
+    def _sql(self, cursor, statement, indexed=False, **params):
+        """Run a statement of the round. `indexed`: the statement joins the round's lines to the
+        people one by one, through their indexes: a round is at most a batch of lines against tables
+        of millions of rows, and the planner would otherwise read the whole base into a hash (or
+        walk all of it in order) for a few thousand lines, a cost that grows with the organisation."""
+        if indexed:
+            cursor.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
         cursor.execute(statement.format(**self.tables), {**self.params, **params})
+        if indexed:
+            cursor.execute("SET LOCAL enable_hashjoin TO DEFAULT; SET LOCAL enable_mergejoin TO DEFAULT")
 
     def _match(self, cursor):
         sql = self._sql
         # The address first, as people.services.find does.
         sql(
             cursor,
-            """UPDATE {t} SET person_id = e.person_id FROM {email} AS e
+            """UPDATE {t} SET person_id = e.person_id, by_email = true FROM {email} AS e
                WHERE {t}.email <> '' AND lower(e.email) = {t}.email""",
+            indexed=True,
         )
         # Then a number only one person holds, unless the line has an address and that person another.
         sql(
@@ -890,22 +924,18 @@ class _Run:
                FROM {t} WHERE created ORDER BY line""",
         )
 
-    def _changed(self, cursor, statement):
-        """Run a data-changing statement returning person_id, and mark the found people it changed."""
-        self._sql(
-            cursor,
-            "WITH done AS (" + statement + ") "
-            "UPDATE {t} SET changed = true FROM (SELECT DISTINCT person_id FROM done) AS d "
-            "WHERE {t}.person_id = d.person_id AND NOT {t}.created",
-        )
+    def _changed(self, cursor, statement, indexed=False):
+        """Run a data-changing statement returning person_id, and note the people it changed."""
+        self._sql(cursor, "WITH done AS (" + statement + ") INSERT INTO {changed} SELECT person_id FROM done", indexed)
 
-    def _enrich(self, cursor):
+    def _enrich(self, cursor, rows):
         sql, changed = self._sql, self._changed
         # What was blank is filled; nothing known is overwritten.
         sql(
             cursor,
             """UPDATE {t} SET placed = true FROM {person} AS p
                WHERE p.id = {t}.person_id AND NOT {t}.created AND p.postcode = '' AND {t}.postcode <> ''""",
+            indexed=True,
         )
         blanks = ("full_name", "postcode", "commune", "address", "polling_station", "language")
         setting = ", ".join(f"{name} = CASE WHEN p.{name} = '' THEN r.{name} ELSE p.{name} END" for name in blanks)
@@ -916,6 +946,7 @@ class _Run:
                     name_key = CASE WHEN p.full_name = '' THEN r.name_key ELSE p.name_key END, updated = now()
                 FROM {{t}} AS r WHERE p.id = r.person_id AND NOT r.created AND ({wanted})
                 RETURNING p.id AS person_id""",
+            indexed=True,
         )
         changed(
             cursor,
@@ -923,7 +954,7 @@ class _Run:
                SELECT r.person_id, r.email,
                       NOT EXISTS (SELECT 1 FROM {email} AS e WHERE e.person_id = r.person_id AND e.is_primary), now()
                FROM {t} AS r
-               WHERE r.email <> '' AND NOT EXISTS (SELECT 1 FROM {email} AS e WHERE lower(e.email) = r.email)
+               WHERE r.email <> '' AND NOT r.by_email  -- an address found is the person's already
                ORDER BY r.line
                ON CONFLICT DO NOTHING RETURNING person_id""",
         )
@@ -934,9 +965,8 @@ class _Run:
                       NOT EXISTS (SELECT 1 FROM {phone} AS n WHERE n.person_id = r.person_id AND n.is_primary), now()
                FROM {t} AS r
                WHERE r.phone <> ''
-                 AND NOT EXISTS (SELECT 1 FROM {phone} AS n WHERE n.person_id = r.person_id AND n.number = r.phone)
                ORDER BY r.line
-               ON CONFLICT DO NOTHING RETURNING person_id""",
+               ON CONFLICT DO NOTHING RETURNING person_id""",  # nothing for a number the person has already
         )
         if self.params["chapter"] is not None:
             changed(
@@ -945,17 +975,33 @@ class _Run:
                    SELECT person_id, %(chapter)s, 'explicit', now() FROM {t} ORDER BY line
                    ON CONFLICT DO NOTHING RETURNING person_id""",
             )
-        if self.area_chapters:
+        if self.plan.area_prefixes:
+            # Each line's chapters by area were found in Python from its postcode (Plan.areas).
             sql(
                 cursor,
                 """INSERT INTO {link} (person_id, chapter_id, reason, created)
                    SELECT r.person_id, area.chapter_id, 'area', now()
-                   FROM {t} AS r JOIN unnest(%(area_chapters)s::bigint[], %(area_patterns)s::text[])
-                        AS area(chapter_id, pattern) ON r.postcode LIKE area.pattern
+                   FROM {t} AS r CROSS JOIN LATERAL unnest(r.areas) AS area(chapter_id)
                    WHERE r.placed ON CONFLICT DO NOTHING""",
-                area_chapters=self.area_chapters,
-                area_patterns=self.area_patterns,
             )
+        if any(row[12] for row in rows):
+            self._tags(cursor)
+        if self.plan.fields:
+            changed(
+                cursor,
+                """UPDATE {person} AS p SET fields = r.fields || p.fields, updated = now()
+                   FROM {t} AS r
+                   WHERE p.id = r.person_id AND NOT r.created
+                     AND EXISTS (SELECT 1 FROM jsonb_object_keys(r.fields) AS k WHERE NOT jsonb_exists(p.fields, k))
+                   RETURNING p.id AS person_id""",
+                indexed=True,
+            )
+        self._import_lines(cursor)
+        if self.plan.consents:
+            self._consents(cursor)
+
+    def _tags(self, cursor):
+        sql, changed = self._sql, self._changed
         sql(
             cursor,
             """INSERT INTO {tag} (name, created)
@@ -974,16 +1020,10 @@ class _Run:
                     AS tag ON tag.folded = lower(wanted.name)
                ON CONFLICT DO NOTHING RETURNING person_id""",
         )
-        changed(
-            cursor,
-            """UPDATE {person} AS p SET fields = r.fields || p.fields, updated = now()
-               FROM {t} AS r
-               WHERE p.id = r.person_id AND NOT r.created
-                 AND EXISTS (SELECT 1 FROM jsonb_object_keys(r.fields) AS k WHERE NOT jsonb_exists(p.fields, k))
-               RETURNING p.id AS person_id""",
-        )
-        # The import's line on each person's timeline, once per import however often they appear in it.
-        sql(
+
+    def _import_lines(self, cursor):
+        """The import's line on each person's timeline, once per import however often they appear in it."""
+        self._sql(
             cursor,
             # Created people have no such line yet. For the others, `kind || ''` keeps the planner on the
             # person's timeline index: the index by target holds every line of this import, and
@@ -997,8 +1037,8 @@ class _Run:
                    WHERE a.person_id = r.person_id AND a.kind || '' = 'import'
                      AND a.target_type_id = %(import_type)s AND a.target_id = %(import_id)s)
                ORDER BY r.line""",
+            indexed=True,
         )
-        self._consents(cursor)
 
     def _consents(self, cursor):
         """Grants where the person's state changes, as consent_record decides it for a feed: none
@@ -1043,6 +1083,5 @@ noted AS (
     FROM granted AS g JOIN unnest(%(consent_keys)s::text[], %(consent_texts)s::text[]) AS s(key, summary)
          ON s.key = g.key
     RETURNING person_id)
-UPDATE {t} SET changed = true FROM (SELECT DISTINCT person_id FROM granted) AS d
-WHERE {t}.person_id = d.person_id AND NOT {t}.created
+INSERT INTO {changed} SELECT person_id FROM granted
 """

@@ -126,7 +126,8 @@ class PersonEmail(models.Model):
 
 
 class PersonPhone(models.Model):
-    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="phones")
+    # Found by person through people_number_once_per_person, which begins with it.
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="phones", db_index=False)
     number = models.CharField(_("phone number"), max_length=20, help_text=_("E.164, e.g. +33612345678"))
     is_mobile = models.BooleanField(_("mobile"), default=False)
     is_primary = models.BooleanField(_("primary"), default=False)
@@ -175,7 +176,8 @@ class Consent(models.Model):
         # A withdrawal needs no basis: it is the person's word.
         PERSON_REQUEST = "person_request", _("The person's request")
 
-    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="consent_history")
+    # Found by person through people_consent_latest, which begins with it.
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="consent_history", db_index=False)
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
     purpose = models.CharField(_("purpose"), max_length=20, choices=Purpose.choices)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices)
@@ -216,7 +218,8 @@ class Activity(models.Model):
         DOOR = "door", _("Door knock")
         RSVP = "rsvp", _("RSVP")
 
-    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="activities")
+    # Found by person through people_timeline, which begins with it.
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="activities", db_index=False)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     created = models.DateTimeField(_("when"), default=timezone.now)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
@@ -288,8 +291,9 @@ class PersonChapter(models.Model):
         EXPLICIT = "explicit", _("Added by hand")
         MEMBER = "member", _("Member")
 
-    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="chapter_links")
-    chapter = models.ForeignKey(Chapter, on_delete=models.CASCADE, related_name="people_links")
+    # Found by person through people_chapter_once, and by chapter through people_by_chapter.
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="chapter_links", db_index=False)
+    chapter = models.ForeignKey(Chapter, on_delete=models.CASCADE, related_name="people_links", db_index=False)
     reason = models.CharField(max_length=10, choices=Reason.choices)
     created = models.DateTimeField(default=timezone.now)
 
