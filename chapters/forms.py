@@ -157,6 +157,10 @@ class AnnouncementForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 5}),
         help_text=_("Markdown: **bold**, *italic*, [link](https://…), lists."),
     )
+    by_email = forms.BooleanField(
+        label=_("Also send it by email to the chapter's members who agreed to receive news"),
+        required=False,
+    )
 
 
 class DocumentForm(forms.Form):

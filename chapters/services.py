@@ -662,12 +662,18 @@ def _content_matches(extension, upload):
     return head.startswith(DOCUMENT_SIGNATURES[extension])
 
 
-def announcement_post(*, actor, chapter, title, body):
-    """Post news to a chapter. Needs chapters.post_announcements there."""
+def announcement_post(*, actor, chapter, title, body, by_email=False, base_url=""):
+    """Post news to a chapter. Needs chapters.post_announcements there. With `by_email`, the
+    announcement_posted signal asks the mailings app to email it to the chapter's members who
+    consented. Returns the announcement, with `notes`: what the receivers had to say of it."""
     _require(actor, "chapters.post_announcements", chapter)
     with transaction.atomic():
         announcement = Announcement.objects.create(chapter=chapter, author=actor, title=title, body=body)
         audit(actor=actor, action="announcement.posted", chapter=chapter, title=title)
+        answers = signals.announcement_posted.send(
+            sender=Announcement, announcement=announcement, actor=actor, by_email=by_email, base_url=base_url
+        )
+    announcement.notes = [str(answer) for _receiver, answer in answers if answer]
     return announcement
 
 

@@ -9,6 +9,9 @@ role_revoked(sender, user, chapter): a role assignment was taken back.
 role_changed(sender, role): a role's capabilities may have changed.
 chapter_created / chapter_updated / chapter_moved (sender, chapter, actor): the chapter as it now is.
 chapter_archived / chapter_unarchived (sender, chapter, actor): the chapter, and every one below it.
+announcement_posted(sender, announcement, actor, by_email, base_url): news was posted in a chapter;
+    `by_email`: the poster asked for it to go out by email too (the mailings app sends it). A
+    receiver may return a sentence for the poster (what became of it).
 Receivers subscribe in their AppConfig.ready(); they are called inside the service's transaction.
 """
 
@@ -26,3 +29,4 @@ chapter_updated = Signal()
 chapter_moved = Signal()
 chapter_archived = Signal()
 chapter_unarchived = Signal()
+announcement_posted = Signal()

@@ -642,8 +642,10 @@ def announcement_post(request, slug):
     chapter = get_chapter_for(request.user, slug, "chapters.post_announcements")
     form = AnnouncementForm(request.POST)
     if form.is_valid():
-        services.announcement_post(actor=request.user, chapter=chapter, **form.cleaned_data)
-        messages.success(request, _("The announcement was posted."))
+        announcement = services.announcement_post(
+            actor=request.user, chapter=chapter, base_url=request.build_absolute_uri("/"), **form.cleaned_data
+        )
+        messages.success(request, " ".join([str(_("The announcement was posted.")), *announcement.notes]))
     else:
         messages.error(request, _("An announcement needs a title and a text (at most 20,000 characters)."))
     return redirect("chapter_detail", slug=slug)

@@ -214,6 +214,7 @@ class Activity(models.Model):
         EDIT = "edit", _("Record changed")
         IMPORT = "import", _("Imported")
         EMAIL = "email", _("Email")
+        SMS = "sms", _("SMS")
         CALL = "call", _("Call")
         DOOR = "door", _("Door knock")
         RSVP = "rsvp", _("RSVP")

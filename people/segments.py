@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, Func, OuterRef, Prefetch, Q, Value
+from django.db.models.deletion import ProtectedError
 from django.db.models.fields.json import KeyTransform
 from django.db.models.lookups import Exact
 from django.utils import timezone
@@ -518,7 +519,7 @@ def example_definition(*, chapter, tag, channel, purpose):
     }
 
 
-def _within_owner(people, chapter):
+def within_chapter(people, chapter):
     """A chapter's segment reaches the people of that chapter and below, and no one else."""
     if chapter is None:
         return people
@@ -540,7 +541,7 @@ def audience_for(user, segment_or_definition, capability=capabilities.VIEW, *, c
     definition, owner, segment = _definition_and_owner(segment_or_definition, chapter)
     if segment is not None and not may_use(user, segment, capabilities.VIEW):
         raise NotAllowed(capabilities.VIEW)
-    return access.within(user, capability, _within_owner(people_in(definition), owner))
+    return access.within(user, capability, within_chapter(people_in(definition), owner))
 
 
 # Who may do what with a segment -----------------------------------------------------------------
@@ -672,7 +673,16 @@ def segment_delete(*, actor, segment):
         audit(
             actor=actor, action="people.segment_deleted", chapter=segment.chapter, segment=segment.pk, name=segment.name
         )
-        segment.delete()
+        try:
+            with transaction.atomic():
+                segment.delete()
+        except ProtectedError as error:
+            # What was sent to it (a mailing, later a call list) keeps naming its audience.
+            uses = sorted({str(used) for used in error.protected_objects})
+            raise InvalidAction(
+                _("This segment is the audience of %(uses)s: it stays as long as they do.")
+                % {"uses": ", ".join(f"“{use}”" for use in uses[:5])}
+            ) from None
 
 
 # Export -------------------------------------------------------------------------------------------

@@ -40,10 +40,19 @@ def current_tenant_schema():
 
 def tenant_task(function=None, **options):
     def decorate(func):
-        @functools.wraps(func)
-        def run_in_schema(schema_name, *args, **kwargs):
-            with schema_context(schema_name):
-                return func(*args, **kwargs)
+        if options.get("takes_context"):
+
+            @functools.wraps(func)
+            def run_in_schema(context, schema_name, *args, **kwargs):
+                with schema_context(schema_name):
+                    return func(context, *args, **kwargs)
+
+        else:
+
+            @functools.wraps(func)
+            def run_in_schema(schema_name, *args, **kwargs):
+                with schema_context(schema_name):
+                    return func(*args, **kwargs)
 
         return TenantTask(func=run_in_schema, **options)
 
