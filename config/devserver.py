@@ -91,7 +91,7 @@ def manage(*args, env):
     return subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], env=env, cwd=ROOT)
 
 
-def banner(port):
+def banner(port, fake_brevo=False):
     from operations import demo
 
     lines = [
@@ -102,7 +102,35 @@ def banner(port):
         f"  Demo organisation    http://{demo.SLUG}.localhost:{port}/app/",
     ]
     lines += [f"    {label:<21} {email} / {demo.PASSWORD}" for label, email in demo.LOGINS]
+    if fake_brevo:
+        lines.append(f"  Mailings sent (fake Brevo)  http://127.0.0.1:{port + FAKE_BREVO_OFFSET}/_fake/messages")
     print("\n".join(lines) + "\n", flush=True)
+
+
+FAKE_BREVO_OFFSET = 25  # the fake listens on the port after the site's + 25 (8025)
+FAKE_BREVO_KEY = "xkeysib-demo-not-a-real-key"
+FAKE_BREVO_HOOK = "brevo:demo-webhook-secret"
+
+
+def demo_host():
+    from operations import demo
+
+    return f"{demo.SLUG}.localhost"
+
+
+def brevo_fake_env(port):
+    """Settings that send mailings (and their SMS) to the local fake Brevo of `make run`."""
+    api = f"http://127.0.0.1:{port + FAKE_BREVO_OFFSET}/v3/"
+    return {
+        "MAILINGS_PROVIDER": "brevo",
+        "MAILINGS_FROM_EMAIL": "mailings@relais.example",  # Brevo, fake or not, refuses "@localhost"
+        "ANYMAIL_BREVO_API_KEY": FAKE_BREVO_KEY,
+        "ANYMAIL_BREVO_API_URL": api,
+        "ANYMAIL_WEBHOOK_SECRET": FAKE_BREVO_HOOK,
+        "MAILINGS_SMS_PROVIDER": "brevo",
+        "MAILINGS_SMS_API_KEY": FAKE_BREVO_KEY,
+        "MAILINGS_SMS_API_URL": api,
+    }
 
 
 def run(port):
@@ -123,6 +151,19 @@ def run(port):
             return 1
         if manage("seed_demo", env=env).returncode or stopping:
             return 1
+        if not env.get("MAILINGS_PROVIDER") and not env.get("ANYMAIL_PROVIDER"):
+            # Mailings go to a local fake Brevo: the demo's thousands of messages stay off the console.
+            env.update(brevo_fake_env(port))
+            children.append(
+                subprocess.Popen(
+                    [
+                        sys.executable, "-m", "mailings.brevo_fake", "--port", str(port + FAKE_BREVO_OFFSET),
+                        "--key", FAKE_BREVO_KEY,
+                        "--webhook", f"http://{FAKE_BREVO_HOOK}@{demo_host()}:{port}/mailings/webhooks/brevo/tracking/",
+                    ],
+                    env=env, cwd=ROOT, preexec_fn=die_with_parent,
+                )
+            )  # fmt: skip
         # HTTP through Granian, websockets through Daphne, one front on the port (config/serving.py).
         children.append(
             subprocess.Popen(
@@ -141,7 +182,7 @@ def run(port):
             if not stopping:
                 print(f"Nothing answered on port {port}; is the port taken?", file=sys.stderr)
             return 0 if stopping else 1
-        banner(port)
+        banner(port, fake_brevo=env.get("ANYMAIL_BREVO_API_KEY") == FAKE_BREVO_KEY)
         while not stopping and all(child.poll() is None for child in children):
             time.sleep(0.3)
         if stopping:

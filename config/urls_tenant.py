@@ -29,6 +29,7 @@ urlpatterns = [
     path("app/chat/", include("chat.urls")),
     path("app/shop/", include("shop.urls")),
     path("app/people/", include("people.urls")),
+    path("app/mailings/", include("mailings.urls")),
     path("app/", include("chapters.urls")),
     # Wagtail's deliberate crash page answers a 500 to anyone: no such page here.
     path("cms/failwhale/", lambda request: HttpResponseNotFound(), name="cms_error_test_disabled"),
@@ -38,6 +39,8 @@ urlpatterns = [
     path("shop/", include("shop.urls_public")),
     # Anyone asks, by a link mailed to their address, what the organisation holds about them.
     path("my-data/", include("people.urls_rights")),
+    # The unsubscribe and preferences links of every mailing (no sign-in).
+    path("mailings/", include("mailings.urls_public")),
     path("media/<str:schema>/<path:path>", cms_views.media, name="cms_media"),
     path("robots.txt", cms_views.robots_txt, name="cms_robots"),
     path("sitemap.xml", sitemap, name="cms_sitemap"),

@@ -30,6 +30,7 @@ def test_the_benchmark_relay_is_not_routed_outside_the_benchmark():
     assert [str(pattern.pattern) for pattern in websocket_urlpatterns] == [
         "ws/chat/",
         "ws/site/petition/<int:page_id>/",
+        "ws/mailings/<int:mailing_id>/",
     ]
     from config.urls_tenant import urlpatterns
 

@@ -26,6 +26,7 @@ COORDINATOR = {
     "shop.order_for_chapter",
     "people.view",
     "people.edit",
+    "mailings.send",
 }
 EVERYTHING = set(CAPABILITIES)
 NOTHING = set()

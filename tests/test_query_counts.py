@@ -28,6 +28,8 @@ from chapters.models import AuditEntry, Chapter, Membership, Role, RoleAssignmen
 from chat import selectors as chat_selectors
 from chat import services as chat_services
 from chat.models import Message, Mute, Room
+from mailings import sending as mailing_sending
+from mailings.models import Mailing, Recipient
 from people import imports, merging, segments
 from people import services as people_services
 from people.models import Activity, Consent, CustomField, DuplicatePair, Merge, Person, PersonImport, Segment, Tag
@@ -307,8 +309,17 @@ class Data:
         first, second = twins[0], twins[1]
         pair = DuplicatePair.objects.create(person_a=first, person_b=second, reason="name_postcode")
         merge = merging.person_merge(actor=self.organiser, kept=twins[2], merged=twins[3])
+        mailing = mailing_sending.mailing_save(
+            actor=self.organiser, chapter=self.lille, segment=segment, purpose="news", language="fr",
+            subject=f"Mailing {batch}", blocks=[{"type": "text", "markdown": "Hello {first_name}"}],
+        )  # fmt: skip
+        for twin in twins:  # a mailing being sent: its page counts its recipients by outcome
+            Recipient.objects.create(
+                mailing=self.mailing if batch else mailing, person=twin, address=f"{twin.pk}@x.org"
+            )
         if batch == 0:
             self.segment, self.person_import, self.pair, self.merge = segment, person_import, pair, merge
+            self.mailing = mailing
 
     def arguments(self):
         """The value of each URL parameter, by name; `by_route` where a name means something else."""
@@ -344,6 +355,10 @@ class Data:
                 )
             },
             "people_merge": {"pk": self.pair.pk},
+            **{
+                name: {"pk": self.mailing.pk}
+                for name in ("mailing", "mailing_edit", "mailing_preview", "mailing_count")
+            },
         }
         return common, {name: {key: str(value) for key, value in values.items()} for name, values in by_route.items()}
 
@@ -474,6 +489,8 @@ def _rows():
         "imports": PersonImport.objects.count(),
         "likely duplicates": DuplicatePair.objects.count(),
         "merges": Merge.objects.count(),
+        "mailings": Mailing.objects.count(),
+        "recipients": Recipient.objects.count(),
     }
 
 

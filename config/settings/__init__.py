@@ -88,6 +88,7 @@ TENANT_APPS = [
     "allauth.mfa",
     "chapters",
     "people",
+    "mailings",
     "chat",
     "shop",
     "cms",
@@ -295,15 +296,48 @@ SCHEDULED_TASKS = [
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"Relais <no-reply@{PLATFORM_DOMAIN}>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 ANYMAIL_PROVIDER = env.str("ANYMAIL_PROVIDER", default="")
+# Every ANYMAIL_* variable, for the provider of all mail or of mailings only (below).
+ANYMAIL = {
+    key.removeprefix("ANYMAIL_"): value
+    for key, value in env.ENVIRON.items()
+    if key.startswith("ANYMAIL_") and key != "ANYMAIL_PROVIDER"
+}
+if "REQUESTS_TIMEOUT" in ANYMAIL:  # seconds, a number for requests (a string fails every send)
+    ANYMAIL["REQUESTS_TIMEOUT"] = env.float("ANYMAIL_REQUESTS_TIMEOUT")
 if ANYMAIL_PROVIDER:
     EMAIL_BACKEND = f"anymail.backends.{ANYMAIL_PROVIDER}.EmailBackend"
-    ANYMAIL = {key.removeprefix("ANYMAIL_"): value for key, value in env.ENVIRON.items() if key.startswith("ANYMAIL_")}
-    ANYMAIL.pop("PROVIDER")
 elif env.str("EMAIL_URL", default=""):
     globals().update(env.email_url("EMAIL_URL"))
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)  # seconds: a mail server that hangs must not hold a worker
+# Mailings go through the same backend, unless MAILINGS_PROVIDER names an anymail provider of their
+# own (`make run` points it at the local fake Brevo, mailings/brevo_fake.py, so that the demo's
+# thousands of messages do not flood the console).
+MAILINGS_PROVIDER = env.str("MAILINGS_PROVIDER", default="") or ANYMAIL_PROVIDER
+# Backends that hand a whole batch of different messages over in one request (mailings/brevo.py).
+MAILINGS_BATCH_BACKENDS = {"brevo": "mailings.brevo.EmailBackend"}
+MAILINGS_EMAIL_BACKEND = (
+    MAILINGS_BATCH_BACKENDS.get(MAILINGS_PROVIDER, f"anymail.backends.{MAILINGS_PROVIDER}.EmailBackend")
+    if MAILINGS_PROVIDER
+    else EMAIL_BACKEND
+)
+# The address mailings are sent from (the sender's name goes with it): a domain the provider has
+# verified for the platform.
+MAILINGS_FROM_EMAIL = env.str("MAILINGS_FROM_EMAIL", default=DEFAULT_FROM_EMAIL)
+# Messages per second an organisation sends at most, all its mailings together (Action
+# Populaire's nuntius sends 50 a second by default).
+MAILINGS_RATE_PER_SECOND = env.float("MAILINGS_RATE_PER_SECOND", default=50.0)
+# SMS: the provider ("brevo") and its key and address, the price of a part shown before sending,
+# and the sender's name when the organisation has not set one (3 to 11 letters or digits).
+MAILINGS_SMS_PROVIDER = env.str("MAILINGS_SMS_PROVIDER", default="")
+MAILINGS_SMS_API_KEY = env.str("MAILINGS_SMS_API_KEY", default="")
+MAILINGS_SMS_API_URL = env.str("MAILINGS_SMS_API_URL", default="https://api.brevo.com/v3/")
+MAILINGS_SMS_PRICE_PER_PART = env.str("MAILINGS_SMS_PRICE_PER_PART", default="0.045")
+MAILINGS_SMS_SENDER = env.str("MAILINGS_SMS_SENDER", default="Relais")
+# Messages one task hands to the provider: a worker killed in mid-batch leaves at most this many
+# with an unknown outcome.
+MAILINGS_BATCH_SIZE = env.int("MAILINGS_BATCH_SIZE", default=100)
 
 # Internationalisation: every screen in French and English.
 LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="fr")

@@ -7,6 +7,8 @@ from config.settings import *  # noqa: F403 (RELAIS_ENV is "test" by default und
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 if not env.str("EMAIL_URL", default=""):  # a test that starts a worker process may give one
     EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+if not MAILINGS_PROVIDER:  # noqa: F405
+    MAILINGS_EMAIL_BACKEND = EMAIL_BACKEND
 LANGUAGE_CODE = "en"
 
 # Uploaded files of the whole test session go to a temporary folder, still one folder per schema;

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from channels.testing import WebsocketCommunicator
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django_tenants.utils import schema_context
@@ -32,10 +33,12 @@ from chat.models import Room
 from cms import consumers as cms_consumers
 from cms.models import Signup
 from config.asgi import application
+from mailings import consumers as mailing_consumers
+from mailings.models import Mailing
 from tests.fuzz import strategies
 from tests.fuzz.conftest import EXAMPLES, ROUTES, examples, profile
 from tests.security.routes import websocket_routes
-from tests.test_chat_consumer import EMAILS, connected, rennes_room, run
+from tests.test_chat_consumer import EMAILS, connected, rennes_room, run, session_cookie
 
 
 def codes(module, pattern):
@@ -45,6 +48,7 @@ def codes(module, pattern):
 # The stable codes a chat error frame may carry: the consumer's own and the chat services'.
 CHAT_CODES = codes(chat_consumers, r'self\.error\(\s*"(\w+)"') | codes(chat_services, r'ChatError\(\s*"(\w+)"')
 COUNTER_CODES = codes(cms_consumers, r'"code":\s*"(\w+)"')
+PROGRESS_CODES = codes(mailing_consumers, r'"code":\s*"(\w+)"')
 FRAME_KEYS = sorted(codes(chat_consumers, r'content(?:\[|\.get\()"(\w+)"'))
 
 # Frames the fuzzer found that once crashed a consumer, kept as explicit examples.
@@ -164,9 +168,14 @@ def chat_targets(chat_people):
 
 def test_the_websocket_routes_are_the_ones_fuzzed_here():
     """A new websocket route must get its own fuzzing here."""
-    assert {route.route for route in websocket_routes()} == {"/ws/chat/", "/ws/site/petition/<page_id>/"}
+    assert {route.route for route in websocket_routes()} == {
+        "/ws/chat/",
+        "/ws/site/petition/<page_id>/",
+        "/ws/mailings/<mailing_id>/",
+    }
     assert {"bad_json", "bad_frame", "unknown_type", "bad_fields", "frame_too_large", "forbidden"} <= CHAT_CODES
     assert {"read_only"} == COUNTER_CODES
+    assert {"read_only"} == PROGRESS_CODES
     assert {"room", "body", "message", "emoji", "last_event_id"} <= set(FRAME_KEYS)
 
 
@@ -276,3 +285,61 @@ def test_the_petition_counter_refuses_every_frame_with_a_code_and_never_crashes(
     finally:
         if state["socket"] is not None:
             run(state["socket"].disconnect())
+
+
+@pytest.fixture
+def committed_mailing(organisations, django_db_blocker):
+    with django_db_blocker.unblock(), schema_context("alpha"):
+        mailing = Mailing.objects.create(subject="Fuzzed", status="sending")
+    yield mailing
+    with django_db_blocker.unblock(), schema_context("alpha"):
+        Mailing.objects.filter(pk=mailing.pk).delete()
+
+
+def test_a_mailings_progress_socket_refuses_every_frame_with_a_code_and_never_crashes(
+    committed_mailing, django_db_blocker
+):
+    mailing = committed_mailing
+    host = "alpha.localhost"
+    with django_db_blocker.unblock():
+        cookie = session_cookie("alpha", "founder@alpha.example")
+    headers = [(b"host", host.encode()), (b"origin", f"http://{host}".encode())]
+    headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()))
+    state = {"socket": None}
+
+    def socket():
+        if state["socket"] is None:
+            communicator = WebsocketCommunicator(application, f"/ws/mailings/{mailing.pk}/", headers=headers)
+            connected, _code = run(communicator.connect(timeout=10))
+            assert connected
+            first = run(communicator.receive_json_from(timeout=10))
+            assert (first["type"], first["mailing"], first["status"]) == ("progress", mailing.pk, "sending")
+            state["socket"] = communicator
+        return state["socket"]
+
+    frames = strategies.websocket_garbage(["type", "mailing", "status", "cancel"], {"mailing": [mailing.pk]})
+
+    @hypothesis_settings(profile(), max_examples=examples("frame"))
+    @given(frame=frames)
+    def fuzz(frame):
+        EXAMPLES["websocket"] += 1
+        text, binary = frame
+        try:
+            with django_db_blocker.unblock():  # the consumer reads the database from its own threads
+                answers = run(_counter_exchange(socket(), text, binary))
+        except BaseException:
+            state["socket"] = None
+            raise
+        assert [answer["code"] for answer in answers] == ["read_only", "read_only"], answers
+        with django_db_blocker.unblock(), schema_context("alpha"):
+            assert Mailing.objects.get(pk=mailing.pk).status == "sending"
+
+    for text, binary in COUNTER_REGRESSIONS:
+        fuzz = example(frame=(text, binary))(fuzz)
+    ROUTES["websocket"].add("/ws/mailings/<mailing_id>/ any frame")
+    try:
+        fuzz()
+    finally:
+        if state["socket"] is not None:
+            with django_db_blocker.unblock():
+                run(state["socket"].disconnect())

@@ -31,6 +31,8 @@ from chapters.models import Membership, RoleAssignment
 from chat import services as chat_services
 from chat.models import Mute
 from cms.models import CampaignPage, HomePage, Signup
+from mailings import sending as mailing_sending
+from mailings.models import Mailing, Recipient
 from people import rights
 from people import services as people_services
 from people.models import CustomField, DuplicatePair, Merge, PersonImport, Segment, Tag
@@ -217,6 +219,21 @@ class AlphaData:
         merged.merged_into = twin
         merged.save(update_fields=["merged_into"])
 
+        # A mailing of Lille's to its segment, sent to the supporter, with the links of her message.
+        self.mailing = Mailing.objects.create(
+            chapter=lille,
+            segment=self.segment,
+            subject=f"Mailing {PRIVATE}",
+            blocks=[{"type": "text", "markdown": f"Body {PRIVATE}"}],
+            created_by=coordinator,
+            status=Mailing.Status.SENT,
+            base_url="http://alpha.localhost/",
+        )
+        self.recipient = Recipient.objects.create(
+            mailing=self.mailing, person=self.person, address=f"{PRIVATE}.supporter@example.org", status="sent"
+        )
+        self.recipient_token = mailing_sending.recipient_token(self.recipient.pk)
+
     def arguments(self):
         """The value of each URL parameter that names one of alpha's objects, by parameter name;
         `by_route` overrides it for the routes where a name means something else."""
@@ -242,6 +259,7 @@ class AlphaData:
             "path": self.image.file.name,
             "_1": document,
             "_2": self.wagtail_document.filename,
+            "mailing_id": str(self.mailing.pk),
         }
         by_route = {
             "membership_approve": {"pk": self.requested.pk},
@@ -295,6 +313,21 @@ class AlphaData:
                 name: {"pk": self.segment.pk}
                 for name in ("people_segment", "people_segment_edit", "people_segment_delete", "people_segment_export")
             },
+            **{
+                name: {"pk": self.mailing.pk}
+                for name in (
+                    "mailing",
+                    "mailing_edit",
+                    "mailing_preview",
+                    "mailing_count",
+                    "mailing_test",
+                    "mailing_send",
+                    "mailing_cancel",
+                    "mailing_approve",
+                    "mailing_reject",
+                )
+            },
+            **{name: {"token": self.recipient_token} for name in ("mailings:unsubscribe", "mailings:preferences")},
         }
         return common, {name: {key: str(value) for key, value in values.items()} for name, values in by_route.items()}
 

@@ -28,6 +28,7 @@ from chapters.capabilities import CAPABILITIES
 from chapters.models import AuditEntry, Chapter, Membership, Role, RoleAssignment
 from chat import services as chat_services
 from chat.models import ChatEvent, Message, Room
+from mailings.models import Mailing
 from tests.conftest import PASSWORD
 from tests.security.fixtures import PRIVATE
 from tests.security.routes import http_routes, websocket_routes
@@ -97,6 +98,8 @@ SCOPE = {
     "people_merges": LIST,
     "people_imports": LIST,
     "people_duplicates_find": OUTSIDE,  # runs the organisation's finder: adds review rows, shows nothing
+    "mailings": LIST,  # the mailings of their chapters
+    "mailing_create": LIST,  # from one of the chapters where they may send
 }
 PAGE_PARAMETERS = {"page_id", "parent_page_id", "page_to_move_id", "page_pk"}
 # What a page or list route needs after its path to show Lille's objects.
@@ -127,6 +130,8 @@ SHOWN_TO_THE_PARENT = {
     "people_duplicates",
     "people_imports",
     "people_import_detail",
+    "mailings",
+    "mailing",
 }
 REFUSERS = ("sibling", "child", "member")
 # Tables a visit may write for the visitor's own sake: no probe is refused for them.
@@ -249,6 +254,7 @@ def routes():
 WEBSOCKET_SCOPE = {
     "/ws/chat/": "chat frames: test_every_chat_frame_keeps_to_the_chapter",
     "/ws/site/petition/<page_id>/": OUTSIDE,  # a public counter
+    "/ws/mailings/<mailing_id>/": "a mailing's progress: test_a_mailings_progress_socket_keeps_to_the_chapter",
 }
 
 
@@ -398,6 +404,8 @@ SAMPLES = {
     "people.PersonImport": lambda scope: scope.data.person_import,
     "people.DuplicatePair": lambda scope: scope.data.duplicate,
     "people.Merge": lambda scope: scope.data.merge,
+    "mailings.Mailing": lambda scope: scope.data.mailing,
+    "mailings.Recipient": lambda scope: scope.data.recipient,
 }
 
 
@@ -482,6 +490,35 @@ def socket_world(organisations, django_db_blocker):
     with django_db_blocker.unblock():
         connection.set_schema_to_public()
         DBTaskResult.objects.all().delete()  # mention mails queued by committed messages
+
+
+def test_a_mailings_progress_socket_keeps_to_the_chapter(socket_world, django_db_blocker):
+    """A mailing of the chapter, being sent: its progress reaches who may send in the chapter's name
+    above it (the parent's coordinator), not the sibling's, the child's or a member's."""
+    people, _room, _message = socket_world
+    with django_db_blocker.unblock(), schema_context("alpha"):
+        mailing = Mailing.objects.create(
+            chapter=Chapter.objects.get(slug="ws-lille"), subject=f"Mailing {PRIVATE}", status="sending"
+        )
+        cookies = {name: session_cookie("alpha", people[name].email) for name in (*REFUSERS, "parent")}
+    path = f"/ws/mailings/{mailing.pk}/"
+    leaks = []
+    try:
+        with django_db_blocker.unblock():  # the consumer reads the database from its own threads
+            for name in REFUSERS:
+                accepted, answers = socket_exchange("alpha.localhost", cookies[name], path=path)
+                TALLY["probes"] += 1
+                if accepted:
+                    leaks.append(f"{name} watched {path}: {answers}")
+            accepted, answers = socket_exchange("alpha.localhost", cookies["parent"], path=path)
+        assert accepted, "the probe proves nothing: the parent's coordinator cannot watch it"
+        assert json.loads(answers[0])["mailing"] == mailing.pk
+    finally:
+        with django_db_blocker.unblock(), schema_context("alpha"):
+            Mailing.objects.filter(pk=mailing.pk).delete()
+    TALLY["probed"].add("websocket:/ws/mailings/<mailing_id>/")
+    TALLY["leaks"] += leaks
+    assert not leaks, "\n".join(leaks)
 
 
 def test_every_chat_frame_keeps_to_the_chapter(socket_world, django_db_blocker):

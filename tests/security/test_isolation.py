@@ -26,6 +26,7 @@ from chat.models import Room
 from cms import services as cms_services
 from cms.models import CampaignPage, HomePage
 from config.asgi import application
+from mailings.models import Mailing
 from tenancy import hosts
 from tests import test_chat_consumer
 from tests.security.fixtures import MARKERS, ORG, PRIVATE, PUBLIC, _raise_alpha_ids, client_for
@@ -112,6 +113,19 @@ CLASSIFICATION = {
     "people_import_detail": capability("people.import@chapter"),
     "people_import_progress": capability("people.import@chapter"),
     "people_import_rejections": capability("people.import@chapter"),
+    # member app: mailings
+    "mailings": capability("mailings.send@anywhere"),
+    "mailing_create": capability("mailings.send@anywhere"),
+    "mailing": capability("mailings.send@chapter"),
+    "mailing_edit": capability("mailings.send@chapter"),
+    "mailing_preview": capability("mailings.send@chapter"),
+    "mailing_count": capability("mailings.send@chapter"),
+    "mailing_test": capability("mailings.send@chapter"),
+    "mailing_send": capability("mailings.send@chapter"),
+    "mailing_cancel": capability("mailings.send@chapter"),
+    "mailing_approve": capability("mailings.send@org"),
+    "mailing_reject": capability("mailings.send@org"),
+    "mailing_settings": capability("mailings.send@org"),
     # member app: chat
     "chat": MEMBER,
     "chat_rooms": MEMBER,
@@ -186,6 +200,10 @@ CLASSIFICATION = {
     "people_rights_download": PUBLIC_SITE,
     "people_rights_consents": PUBLIC_SITE,
     "people_rights_erase": PUBLIC_SITE,
+    "mailings:unsubscribe": PUBLIC_SITE,  # the signed link of one message is the key
+    "mailings:preferences": PUBLIC_SITE,
+    "mailings:brevo_tracking": PUBLIC_SITE,  # the provider, by its credentials
+    "mailings:brevo_sms": PUBLIC_SITE,
     # account flows
     "welcome": AUTH,
     "invitation_accept": AUTH,
@@ -205,6 +223,7 @@ CLASSIFICATION = {
 WEBSOCKET_CLASSIFICATION = {
     "/ws/chat/": "chat-socket",
     "/ws/site/petition/<page_id>/": "public-counter-socket",
+    "/ws/mailings/<mailing_id>/": "mailing-progress-socket",
 }
 
 
@@ -340,6 +359,8 @@ BEARER_LINKS = {
     "people_rights_download",
     "people_rights_consents",
     "people_rights_erase",
+    "mailings:unsubscribe",  # the links of one message, mailed to its recipient
+    "mailings:preferences",
 }
 NOT_PROBED = {"wagtail-error-test"}
 
@@ -785,6 +806,55 @@ def test_channel_groups_carry_the_schema():
     assert all(group.startswith("alpha.") for group in groups), groups
     assert len(set(groups)) == len(groups)
     assert chat_events.room_group("beta", 7) != chat_events.room_group("alpha", 7)
+
+
+@pytest.fixture
+def sent_mailing(chat_people, django_db_blocker):
+    """A mailing of Rennes's with a marked subject, committed in alpha with an id above any of
+    beta's (a shared id would be beta's own object)."""
+    with django_db_blocker.unblock(), schema_context("alpha"):
+        _raise_alpha_ids()
+        mailing = Mailing.objects.create(
+            chapter=Chapter.objects.get(slug="rennes-chat"), subject=f"Mailing {PRIVATE}", status="sending"
+        )
+    yield mailing
+    with django_db_blocker.unblock(), schema_context("alpha"):
+        Mailing.objects.filter(pk=mailing.pk).delete()
+
+
+def test_a_mailings_progress_socket_answers_only_its_organisations_senders(sent_mailing, django_db_blocker):
+    path = f"/ws/mailings/{sent_mailing.pk}/"
+    route = "/ws/mailings/<mailing_id>/"
+    with django_db_blocker.unblock():
+        cookies = {
+            (schema, email): session_cookie(schema, email)
+            for schema, email in [
+                ("beta", "founder@beta.example"),
+                ("alpha", "member@alpha.example"),
+                ("alpha", "founder@alpha.example"),
+            ]
+        }
+    leaks = []
+    probes = [
+        ("beta's organiser's cookie on alpha's host", "alpha.localhost", cookies["beta", "founder@beta.example"]),
+        ("beta's organiser on beta's host", "beta.localhost", cookies["beta", "founder@beta.example"]),
+        ("alpha's member, who may not send", "alpha.localhost", cookies["alpha", "member@alpha.example"]),
+        ("a visitor", "alpha.localhost", None),
+    ]
+    with django_db_blocker.unblock():  # the consumer reads the database from its own threads
+        for who, host, cookie in probes:
+            accepted, answers = socket_exchange(host, cookie, path=path, frames=[{"type": "ping"}])
+            if accepted:
+                leaks.append(f"{who} opened {path}: {answers}")
+    TALLY["probed"].add(f"websocket:{route}")
+    TALLY["probes"] += len(probes)
+    TALLY["leaks"] += leaks
+    assert not leaks, "\n".join(leaks)
+    # The probe proves something: alpha's organiser watches it.
+    with django_db_blocker.unblock():
+        accepted, answers = socket_exchange("alpha.localhost", cookies["alpha", "founder@alpha.example"], path=path)
+    assert accepted
+    assert json.loads(answers[0])["mailing"] == sent_mailing.pk
 
 
 def test_zz_no_leak():

@@ -24,6 +24,7 @@ from cms import demo as demo_site
 from cms import permissions, sync
 from cms.models import ArticlePage
 from cms.services import site_setup
+from mailings import demo as demo_mailings
 from operations import demo
 from people import demo as demo_people
 from people.models import CustomField
@@ -87,6 +88,9 @@ class Command(BaseCommand):
                     organiser, first_names=demo.FIRST_NAMES, last_names=demo.LAST_NAMES, count=options["people"]
                 )
                 self.stdout.write(f"Seeded the supporter base: {count} people who are not members.")
+            mailings = demo_mailings.seed(organiser, User.objects.filter(email=demo.COORDINATOR_EMAIL).first())
+            if mailings:
+                self.stdout.write(f"Seeded {mailings} draft mailings.")
             # Demo logins work at once: their addresses count as verified.
             for user in User.objects.filter(email__in=[email for _label, email in demo.LOGINS]):
                 EmailAddress.objects.update_or_create(

@@ -1,0 +1,13 @@
+"""The links of every message, under /mailings/ on the organisation's site (no sign-in)."""
+
+from django.urls import path
+
+from mailings import sms_webhooks, views_public, webhooks
+
+app_name = "mailings"
+urlpatterns = [
+    path("unsubscribe/<str:token>/", views_public.unsubscribe_view, name="unsubscribe"),
+    path("preferences/<str:token>/", views_public.preferences_view, name="preferences"),
+    path("webhooks/brevo/tracking/", webhooks.BrevoTracking.as_view(), name="brevo_tracking"),
+    path("webhooks/brevo/sms/", sms_webhooks.brevo_sms, name="brevo_sms"),
+]
