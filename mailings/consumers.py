@@ -21,14 +21,22 @@ class MailingProgressConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         mailing_id = self.scope["url_route"]["kwargs"]["mailing_id"]
-        first = await database_sync_to_async(self._first_frame)(user, mailing_id)
-        if first is None:
+        if not await database_sync_to_async(self._may_watch)(user, mailing_id):
             await self.close(code=CLOSE_NOT_FOUND)
             return
+        # In the group before the counts are read: a batch that commits in between is in the
+        # counts or in a frame that follows, never in neither. (The page also asks for the counts
+        # now and then, for frames lost while the channel layer itself was joining.)
         self.group = events.mailing_group(self.schema, mailing_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        await self.send_json(first)
+        await self.send_json(await database_sync_to_async(self._first_frame)(user, mailing_id))
+
+    def _may_watch(self, user, mailing_id):
+        from mailings import selectors
+
+        with schema_context(self.schema):
+            return selectors.mailing_for(user, mailing_id, raising=False) is not None
 
     def _first_frame(self, user, mailing_id):
         from mailings import selectors, sending

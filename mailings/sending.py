@@ -223,9 +223,11 @@ def _finish_if_done(mailing):
         mailing=mailing, status__in=[Recipient.Status.QUEUED, Recipient.Status.SENDING]
     ).exists():
         return
+    mailing.finished = timezone.now()
     Mailing.objects.filter(pk=mailing.pk, status=Mailing.Status.SENDING).update(
-        status=Mailing.Status.SENT, finished=timezone.now()
+        status=Mailing.Status.SENT, finished=mailing.finished
     )
+    mailing.status = Mailing.Status.SENT  # the last progress frame says so
     audit(actor=mailing.sent_by, action="mailings.sent", chapter=mailing.chapter, mailing=mailing.pk, **counts(mailing))
 
 

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from chapters import access as chapter_access
 from chapters.services import InvalidAction, NotAllowed
-from mailings import audience, capabilities, rendering, selectors, sending, sms
+from mailings import audience, capabilities, events, rendering, selectors, sending, sms
 from mailings.forms import MailingForm, MailingSettingsForm, ScheduleForm, initial_from
 from mailings.models import Mailing, MailingSettings
 
@@ -90,6 +90,7 @@ def mailing_edit(request, pk):
 def mailing_detail(request, pk):
     mailing = selectors.mailing_for(request.user, pk)
     context = {
+        "status_labels": dict(Mailing.Status.choices),
         "mailing": mailing,
         "counts": sending.counts(mailing),
         "schedule_form": ScheduleForm(),
@@ -148,7 +149,7 @@ def mailing_count(request, pk):
         count = audience.count_of(mailing, request.user)
     except NotAllowed:
         count = 0
-    return JsonResponse({"count": count, "counts": sending.counts(mailing), "status": mailing.status})
+    return JsonResponse(events.frame(mailing, sending.counts(mailing)) | {"count": count})
 
 
 @login_required
