@@ -136,4 +136,4 @@ class ScheduleForm(forms.Form):
 class MailingSettingsForm(forms.ModelForm):
     class Meta:
         model = MailingSettings
-        fields = ["chapters_need_approval", "sms_sender"]
+        fields = ["chapters_need_approval", "sms_sender", "track_opens_clicks"]

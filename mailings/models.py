@@ -46,6 +46,8 @@ class Mailing(models.Model):
     purpose = models.CharField(_("purpose"), max_length=20, choices=Purpose.choices, default=Purpose.NEWS)
     # Only the members of the chapter and those below (a chapter's announcement sent by email).
     members_only = models.BooleanField(_("members only"), default=False)
+    # Opens and clicks counted: the organisation's choice when the mailing was sent (off by default).
+    tracked = models.BooleanField(default=False)
     language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES, default="fr")
     subject = models.CharField(_("subject"), max_length=200)
     preview_text = models.CharField(
@@ -110,6 +112,8 @@ class Recipient(models.Model):
     soft_bounces = models.PositiveSmallIntegerField(default=0)
     complained = models.DateTimeField(null=True, blank=True)
     unsubscribed = models.DateTimeField(null=True, blank=True)
+    opened = models.DateTimeField(null=True, blank=True)  # first time, when the mailing is tracked
+    clicks = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["mailing", "person"], name="mailings_recipient_once")]
@@ -137,6 +141,14 @@ class MailingSettings(models.Model):
         blank=True,
         validators=[RegexValidator(r"^[A-Za-z0-9]{3,11}$", _("3 to 11 letters or digits, no spaces."))],
         help_text=_("The name an SMS comes from: 3 to 11 letters or digits."),
+    )
+    track_opens_clicks = models.BooleanField(
+        _("count opens and clicks"),
+        default=False,
+        help_text=_(
+            "Each email then carries an invisible image and links that pass through us, so that the report "
+            "counts who opened it and clicked. Off, nothing is recorded of what people do with an email."
+        ),
     )
 
     class Meta:

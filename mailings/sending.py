@@ -38,7 +38,7 @@ from django.utils.translation import gettext as _
 
 from chapters import access as chapter_access
 from chapters.services import InvalidAction, NotAllowed, audit
-from mailings import audience, capabilities, outcomes, rendering, sms
+from mailings import audience, capabilities, engagement, outcomes, rendering, sms
 from mailings.models import Mailing, MailingSettings, Pace, Recipient, Suppression
 from mailings.outcomes import FAILED, NOT_SENT, SENT, UNKNOWN
 from people import capabilities as people_capabilities
@@ -101,6 +101,16 @@ def _rendered(compiled, recipient, base_url):
     )
 
 
+def _sent_form(compiled, recipient, mailing):
+    """The recipient's message as it leaves: with its links through the click counter when the
+    mailing is tracked."""
+    rendered, unsubscribe_url = _rendered(compiled, recipient, mailing.base_url)
+    if mailing.tracked:
+        html = engagement.tracked(rendered.html, mailing.base_url, recipient_token(recipient.pk))
+        rendered = rendering.Message(subject=rendered.subject, html=html, text=rendered.text)
+    return rendered, unsubscribe_url
+
+
 def _email(rendered, from_email, to, headers):
     message = mail.EmailMultiAlternatives(
         subject=rendered.subject, body=rendered.text, from_email=from_email, to=to, headers=headers
@@ -109,25 +119,25 @@ def _email(rendered, from_email, to, headers):
     return message
 
 
-def _message(compiled, recipient, base_url, from_email):
-    rendered, unsubscribe_url = _rendered(compiled, recipient, base_url)
+def _message(compiled, recipient, mailing, from_email):
+    rendered, unsubscribe_url = _sent_form(compiled, recipient, mailing)
     return _email(rendered, from_email, [recipient.address], {"List-Unsubscribe": f"<{unsubscribe_url}>", **ONE_CLICK})
 
 
-def _batch_message(compiled, rows, base_url, from_email):
+def _batch_message(compiled, rows, mailing, from_email):
     """One request for many recipients (a backend with `batch_size`, mailings/brevo.py): each
     recipient's own subject, HTML, text and List-Unsubscribe ride in its own version; what the
     request carries for all is the message with nobody's details in it."""
     contents, headers = {}, {}
     for row in rows:
-        rendered, unsubscribe_url = _rendered(compiled, row, base_url)
+        rendered, unsubscribe_url = _sent_form(compiled, row, mailing)
         contents[row.address] = {
             "subject": rendered.subject,
             "htmlContent": rendered.html,
             "textContent": rendered.text,
         }
         headers[row.address] = {"List-Unsubscribe": f"<{unsubscribe_url}>"}
-    nobody = compiled.render({"unsubscribe_url": base_url, "preferences_url": base_url})
+    nobody = compiled.render({"unsubscribe_url": mailing.base_url, "preferences_url": mailing.base_url})
     message = _email(nobody, from_email, [row.address for row in rows], dict(ONE_CLICK))
     message.merge_headers, message.merge_content = headers, contents
     return message
@@ -253,9 +263,9 @@ def start(mailing_id):
     with connection.cursor() as cursor:
         cursor.execute(
             f"""INSERT INTO {Recipient._meta.db_table} (mailing_id, person_id, address, status, message_id, error,
-                                                         bounce, soft_bounces)
+                                                         bounce, soft_bounces, clicks)
                 SELECT DISTINCT ON (lower(audience.email))
-                       %s, audience.person_id, audience.email, 'queued', '', '', '', 0
+                       %s, audience.person_id, audience.email, 'queued', '', '', '', 0, 0
                 FROM ({sql}) AS audience(person_id, email)
                 ORDER BY lower(audience.email), audience.person_id
                 ON CONFLICT DO NOTHING""",
@@ -331,9 +341,9 @@ def _hand_over_batch(mailing, rows):
                 break
             chunk = rows[position : position + size]
             if size > 1:
-                message = _batch_message(compiled, chunk, mailing.base_url, sender)
+                message = _batch_message(compiled, chunk, mailing, sender)
             else:
-                message = _message(compiled, chunk[0], mailing.base_url, sender)
+                message = _message(compiled, chunk[0], mailing, sender)
             outcome, ids, error = hand_over(message, provider)
             if outcome == NOT_SENT:
                 back, trouble = rows[position:], True
@@ -468,6 +478,8 @@ def counts(mailing):
         soft_bounces=Count("id", filter=Q(soft_bounces__gt=0)),
         complaints=Count("id", filter=Q(complained__isnull=False)),
         unsubscribes=Count("id", filter=Q(unsubscribed__isnull=False)),
+        opens=Count("id", filter=Q(opened__isnull=False)),
+        clickers=Count("id", filter=Q(clicks__gt=0)),
     )
     found["remaining"] = found[Recipient.Status.QUEUED] + found[Recipient.Status.SENDING]
     return found
@@ -584,13 +596,17 @@ def mailing_send(*, actor, mailing, base_url, when=None):
         if not audience.count_of(mailing, actor):
             raise InvalidAction(_("Nobody would receive this mailing: check its segment and purpose."))
         mailing.sent_by, mailing.base_url, mailing.review_note = actor, base_url, ""
+        found = MailingSettings.objects.first()
+        mailing.tracked = bool(found and found.track_opens_clicks) and mailing.channel == Mailing.Channel.EMAIL
         details = {"mailing": mailing.pk, "title": mailing.subject, "scheduled": when.isoformat() if when else None}
         if needs_approval(actor):
             mailing.status, mailing.scheduled_for = Mailing.Status.AWAITING, when
-            mailing.save(update_fields=["status", "scheduled_for", "sent_by", "base_url", "review_note", "updated"])
+            mailing.save(
+                update_fields=["status", "scheduled_for", "sent_by", "base_url", "review_note", "tracked", "updated"]
+            )
             audit(actor=actor, action="mailings.approval_asked", chapter=mailing.chapter, **details)
             return mailing
-        mailing.save(update_fields=["review_note"])
+        mailing.save(update_fields=["review_note", "tracked"])
         _schedule(mailing, when)
         audit(actor=actor, action="mailings.send", chapter=mailing.chapter, **details)
     return mailing

@@ -8,6 +8,8 @@ app_name = "mailings"
 urlpatterns = [
     path("unsubscribe/<str:token>/", views_public.unsubscribe_view, name="unsubscribe"),
     path("preferences/<str:token>/", views_public.preferences_view, name="preferences"),
+    path("o/<str:token>.gif", views_public.opened_view, name="opened"),
+    path("c/<str:token>/<int:rank>/", views_public.click_view, name="click"),
     path("webhooks/brevo/tracking/", webhooks.BrevoTracking.as_view(), name="brevo_tracking"),
     path("webhooks/brevo/sms/", sms_webhooks.brevo_sms, name="brevo_sms"),
 ]

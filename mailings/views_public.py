@@ -2,14 +2,17 @@
 token, as mail clients send it) and the preferences page. A link that does not verify gets the
 same page whatever is wrong with it."""
 
+import base64
+
 from django import forms
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from mailings import sending, unsubscribe
+from mailings import engagement, sending, unsubscribe
 from people.models import Purpose
 
 PREFERENCES_WORDING = gettext_lazy("I want to receive the organisation's emails about what I ticked.")
@@ -63,3 +66,31 @@ def preferences_view(request, token):
             "title": _("Your emails"),
         },
     )
+
+
+# A transparent GIF of one pixel.
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+
+
+@require_http_methods(["GET", "HEAD"])
+def opened_view(request, token):
+    """The invisible image of a tracked mailing: the first time it is shown, the message counts as
+    opened. Whatever the link, the same image: nothing is told to whoever asks."""
+    recipient = sending.recipient_from_token(token)
+    if recipient is not None and recipient.mailing.tracked:
+        engagement.opened(recipient)
+    response = HttpResponse(PIXEL, content_type="image/gif")
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_http_methods(["GET", "HEAD"])
+def click_view(request, token, rank):
+    """A link of a tracked mailing: counted, then on to where it leads."""
+    recipient = sending.recipient_from_token(token)
+    if recipient is None or not recipient.mailing.tracked:
+        return _invalid(request)
+    target = engagement.clicked(recipient, rank)
+    if target is None:
+        return _invalid(request)
+    return HttpResponseRedirect(target)

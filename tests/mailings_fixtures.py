@@ -68,9 +68,15 @@ def population(tree):
 
 def draft(user, chapter, **changes):
     forget_grants(user)
-    fields = {"purpose": "news", "language": "en", "subject": 'Saturday {first_name|"friends"}', "segment": None}
+    fields = {
+        "purpose": "news",
+        "language": "en",
+        "subject": 'Saturday {first_name|"friends"}',
+        "segment": None,
+        "blocks": BODY,
+    }
     fields.update(changes)
-    return sending.mailing_save(actor=user, chapter=chapter, blocks=BODY, **fields)
+    return sending.mailing_save(actor=user, chapter=chapter, **fields)
 
 
 def reach(user, chapter, purpose="news", segment=None):

@@ -546,3 +546,64 @@ def test_who_unsubscribes_while_a_mailing_is_sending_is_not_sent_it(tree, popula
         assert row.status == Recipient.Status.CANCELLED
     assert "ana@example.org" not in [message.to[0] for message in mail.outbox]
     assert "bruno@example.org" in [message.to[0] for message in mail.outbox]
+
+
+TRACKED_BODY = [
+    {"type": "text", "markdown": "Read [the programme](https://example.org/programme?a=1&b=2)."},
+    {"type": "button", "label": "Come", "href": "https://example.org/samedi"},
+]
+
+
+def _send_to_ana(tree, population, *, track):
+    with schema_context("alpha"):
+        organiser = tree.people["organiser"].user
+        settings_form = MailingSettingsForm({"track_opens_clicks": "on" if track else ""})
+        assert settings_form.is_valid(), settings_form.errors
+        sending.settings_save(actor=organiser, form=settings_form)
+        mailing = draft(organiser, None, blocks=TRACKED_BODY)
+        sending.mailing_send(actor=organiser, mailing=mailing, base_url=BASE)
+    with override_settings(MAILINGS_RATE_PER_SECOND=1e9):
+        run_tasks()
+    ana = next(message for message in mail.outbox if message.to == ["ana@example.org"])
+    with schema_context("alpha"):
+        row = Recipient.objects.get(mailing=mailing, person=population.ana)
+    return mailing, row, ana.alternatives[0][0]
+
+
+def test_opens_and_clicks_are_not_counted_unless_the_organisation_asks(tree, population):
+    mailing, row, html = _send_to_ana(tree, population, track=False)
+    assert 'href="https://example.org/samedi"' in html
+    assert "/mailings/o/" not in html
+    assert "/mailings/c/" not in html
+    token = sending.recipient_token(row.pk)
+    client = Client(HTTP_HOST="alpha.localhost")
+    assert client.get(reverse("mailings:click", args=[token, 0])).status_code == 404
+    assert client.get(reverse("mailings:opened", args=[token])).content.startswith(b"GIF89a")
+    with schema_context("alpha"):
+        row.refresh_from_db()
+        assert (row.opened, row.clicks) == (None, 0)
+
+
+def test_a_tracked_mailing_counts_opens_and_clicks_and_leads_only_to_its_own_links(tree, population):
+    mailing, row, html = _send_to_ana(tree, population, track=True)
+    token = sending.recipient_token(row.pk)
+    assert f'href="http://alpha.localhost/mailings/c/{token}/0/"' in html
+    assert f'href="http://alpha.localhost/mailings/c/{token}/1/"' in html
+    assert "https://example.org/samedi" not in html
+    assert f"http://alpha.localhost/mailings/unsubscribe/{token}/" in html  # its own links stay as they are
+    assert f'src="http://alpha.localhost/mailings/o/{token}.gif"' in html
+    client = Client(HTTP_HOST="alpha.localhost")
+    pixel = client.get(reverse("mailings:opened", args=[token]))
+    assert (pixel["Content-Type"], pixel["Cache-Control"]) == ("image/gif", "no-store")
+    first = client.get(reverse("mailings:click", args=[token, 0]))
+    assert (first.status_code, first["Location"]) == (302, "https://example.org/programme?a=1&b=2")
+    second = client.get(reverse("mailings:click", args=[token, 1]))
+    assert second["Location"] == "https://example.org/samedi"
+    assert client.get(reverse("mailings:click", args=[token, 2])).status_code == 404  # no third link
+    assert client.get(reverse("mailings:click", args=[token[:-2] + "xx", 0])).status_code == 404
+    with schema_context("alpha"):
+        row.refresh_from_db()
+        assert row.opened is not None
+        assert row.clicks == 2
+        counts = sending.counts(Mailing.objects.get(pk=mailing.pk))
+        assert (counts["opens"], counts["clickers"]) == (1, 1)

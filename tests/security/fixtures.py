@@ -228,6 +228,7 @@ class AlphaData:
             created_by=coordinator,
             status=Mailing.Status.SENT,
             base_url="http://alpha.localhost/",
+            tracked=True,
         )
         self.recipient = Recipient.objects.create(
             mailing=self.mailing, person=self.person, address=f"{PRIVATE}.supporter@example.org", status="sent"
@@ -327,7 +328,11 @@ class AlphaData:
                     "mailing_reject",
                 )
             },
-            **{name: {"token": self.recipient_token} for name in ("mailings:unsubscribe", "mailings:preferences")},
+            **{
+                name: {"token": self.recipient_token}
+                for name in ("mailings:unsubscribe", "mailings:preferences", "mailings:opened")
+            },
+            "mailings:click": {"token": self.recipient_token, "rank": 0},
         }
         return common, {name: {key: str(value) for key, value in values.items()} for name, values in by_route.items()}
 

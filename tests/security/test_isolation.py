@@ -202,6 +202,8 @@ CLASSIFICATION = {
     "people_rights_erase": PUBLIC_SITE,
     "mailings:unsubscribe": PUBLIC_SITE,  # the signed link of one message is the key
     "mailings:preferences": PUBLIC_SITE,
+    "mailings:opened": PUBLIC_SITE,  # a tracked mailing's image and links: the message's key
+    "mailings:click": PUBLIC_SITE,
     "mailings:brevo_tracking": PUBLIC_SITE,  # the provider, by its credentials
     "mailings:brevo_sms": PUBLIC_SITE,
     # account flows
@@ -361,6 +363,8 @@ BEARER_LINKS = {
     "people_rights_erase",
     "mailings:unsubscribe",  # the links of one message, mailed to its recipient
     "mailings:preferences",
+    "mailings:opened",
+    "mailings:click",
 }
 NOT_PROBED = {"wagtail-error-test"}
 
