@@ -12,4 +12,5 @@ urlpatterns = [
     path("c/<str:token>/<int:rank>/", views_public.click_view, name="click"),
     path("webhooks/brevo/tracking/", webhooks.BrevoTracking.as_view(), name="brevo_tracking"),
     path("webhooks/brevo/sms/", sms_webhooks.brevo_sms, name="brevo_sms"),
+    path("webhooks/mailgun/tracking/", webhooks.MailgunTracking.as_view(), name="mailgun_tracking"),
 ]

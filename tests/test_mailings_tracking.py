@@ -3,6 +3,8 @@ organisation's own address: deliveries, soft and hard bounces, complaints; crede
 another organisation's message ids match nothing."""
 
 import base64
+import hashlib
+import hmac
 import json
 
 import pytest
@@ -127,3 +129,57 @@ def test_another_organisations_webhook_does_not_reach_these_recipients(sent, pop
     with schema_context("alpha"):
         assert not Suppression.objects.filter(email="ana@example.org").exists()
         assert "email:news" in Person.objects.get(pk=population.ana.pk).consents
+
+
+MAILGUN_KEY = "key-mailgun-signing-0123456789abcdef"
+
+
+def _mailgun(recipient, event, *, key=MAILGUN_KEY, **extra):
+    """An event as Mailgun posts it (its JSON webhooks): the event data, and a signature block with
+    an HMAC-SHA256 of timestamp + token under the webhook signing key."""
+    timestamp, token = "1796320800", "c1a9f2b7e04d4b6f9a3e0b8d7c6e5f4a3b2c1d0e9f8a7b6c5d"
+    signature = hmac.new(key.encode(), f"{timestamp}{token}".encode(), hashlib.sha256).hexdigest()
+    return {
+        "signature": {"timestamp": timestamp, "token": token, "signature": signature},
+        "event-data": {
+            "event": event,
+            "id": "G9Bn5sl1TC6nu79C8C0bwg",
+            "timestamp": 1796320800.51,
+            "recipient": recipient.address,
+            "message": {"headers": {"message-id": recipient.message_id.strip("<>"), "to": recipient.address}},
+            "tags": [],
+            "user-variables": {},
+            **extra,
+        },
+    }
+
+
+def _post_mailgun(payload):
+    client = Client(HTTP_HOST="alpha.localhost", enforce_csrf_checks=True)
+    return client.post(reverse("mailings:mailgun_tracking"), json.dumps(payload), content_type="application/json")
+
+
+@override_settings(ANYMAIL={"MAILGUN_WEBHOOK_SIGNING_KEY": MAILGUN_KEY})
+def test_a_signed_mailgun_failure_suppresses_the_address_and_a_forged_one_changes_nothing(sent, population):
+    _mailing, rows = sent
+    ana, bruno = rows[population.ana.pk], rows[population.bruno.pk]
+    forged = _mailgun(bruno, "failed", key="key-guessed", severity="permanent", reason="bounce")
+    assert _post_mailgun(forged).status_code == 400
+    permanent = _mailgun(ana, "failed", severity="permanent", reason="bounce",
+                         **{"delivery-status": {"code": 550, "message": "5.1.1 No such user"}})  # fmt: skip
+    assert _post_mailgun(permanent).status_code == 200
+    temporary = _mailgun(bruno, "failed", severity="temporary", reason="generic")
+    assert _post_mailgun(temporary).status_code == 200
+    with schema_context("alpha"):
+        assert Suppression.objects.filter(email="ana@example.org", reason="hard_bounce").exists()
+        assert not Suppression.objects.filter(email="bruno@example.org").exists()
+        bruno.refresh_from_db()
+        assert (bruno.bounce, bruno.soft_bounces) == ("soft", 1)
+
+
+@override_settings(ANYMAIL={})
+def test_without_a_mailgun_signing_key_every_event_is_refused(sent, population):
+    _mailing, rows = sent
+    assert _post_mailgun(_mailgun(rows[population.ana.pk], "complained")).status_code == 400
+    with schema_context("alpha"):
+        assert not Suppression.objects.filter(email="ana@example.org").exists()

@@ -206,6 +206,7 @@ CLASSIFICATION = {
     "mailings:click": PUBLIC_SITE,
     "mailings:brevo_tracking": PUBLIC_SITE,  # the provider, by its credentials
     "mailings:brevo_sms": PUBLIC_SITE,
+    "mailings:mailgun_tracking": PUBLIC_SITE,  # the provider, by its signature
     # account flows
     "welcome": AUTH,
     "invitation_accept": AUTH,
