@@ -60,16 +60,22 @@ def rate():
 # Links in every message ---------------------------------------------------------------------
 
 
+def _signer():
+    # The organisation is in the salt: ids repeat across schemas, and a link of one organisation
+    # must open nothing on another's address.
+    return signing.Signer(salt=f"{UNSUBSCRIBE_SALT}:{connection.schema_name}")
+
+
 def recipient_token(recipient_id):
     """The key of a message's links: signed, the same every time (a link never expires: an
-    unsubscribe must work years later)."""
-    return signing.Signer(salt=UNSUBSCRIBE_SALT).sign_object(recipient_id, compress=True)
+    unsubscribe must work years later), valid on its organisation's address only."""
+    return _signer().sign_object(recipient_id, compress=True)
 
 
 def recipient_from_token(token):
     """The recipient a link was made for, or None (a forged, damaged or other organisation's link)."""
     try:
-        pk = signing.Signer(salt=UNSUBSCRIBE_SALT).unsign_object(token)
+        pk = _signer().unsign_object(token)
     except signing.BadSignature:
         return None
     if not isinstance(pk, int):

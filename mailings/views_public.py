@@ -5,7 +5,7 @@ same page whatever is wrong with it."""
 import base64
 
 from django import forms
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseNotFound, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -75,9 +75,11 @@ PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRA
 @require_http_methods(["GET", "HEAD"])
 def opened_view(request, token):
     """The invisible image of a tracked mailing: the first time it is shown, the message counts as
-    opened. Whatever the link, the same image: nothing is told to whoever asks."""
+    opened (a mailing not tracked records nothing). A link that does not verify: not found."""
     recipient = sending.recipient_from_token(token)
-    if recipient is not None and recipient.mailing.tracked:
+    if recipient is None:
+        return HttpResponseNotFound(content_type="image/gif")
+    if recipient.mailing.tracked:
         engagement.opened(recipient)
     response = HttpResponse(PIXEL, content_type="image/gif")
     response["Cache-Control"] = "no-store"
