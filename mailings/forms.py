@@ -134,6 +134,31 @@ class ScheduleForm(forms.Form):
 
 
 class MailingSettingsForm(forms.ModelForm):
+    brevo_key = forms.CharField(
+        label=_("Your own Brevo API key"),
+        required=False,
+        max_length=200,
+        widget=forms.PasswordInput(render_value=False),
+        help_text=_(
+            "Leave empty to keep the one saved (or to send through the platform's provider if none is). "
+            "Your email and SMS then go through your Brevo account."
+        ),
+    )
+    brevo_hook = forms.CharField(
+        label=_("Credentials of your Brevo webhooks"),
+        required=False,
+        max_length=200,
+        widget=forms.PasswordInput(render_value=False),
+        help_text=_('As "user:password": give Brevo the webhook address with them in it.'),
+    )
+    forget_brevo = forms.BooleanField(label=_("Forget my Brevo account: use the platform's provider"), required=False)
+
     class Meta:
         model = MailingSettings
         fields = ["chapters_need_approval", "sms_sender", "track_opens_clicks"]
+
+    def clean_brevo_hook(self):
+        hook = self.cleaned_data["brevo_hook"].strip()
+        if hook and ":" not in hook:
+            raise forms.ValidationError(_('Write it as "user:password".'))
+        return hook

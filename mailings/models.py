@@ -142,6 +142,12 @@ class MailingSettings(models.Model):
         validators=[RegexValidator(r"^[A-Za-z0-9]{3,11}$", _("3 to 11 letters or digits, no spaces."))],
         help_text=_("The name an SMS comes from: 3 to 11 letters or digits."),
     )
+    # The organisation's own Brevo account, for its email and SMS (empty: the platform's provider).
+    # Encrypted (tenancy.crypto), never shown back: only a hint of each.
+    brevo_api_key = models.TextField(blank=True)
+    brevo_api_key_hint = models.CharField(max_length=40, blank=True)
+    brevo_webhook_secret = models.TextField(blank=True)  # "user:password" of its webhooks
+    brevo_webhook_secret_hint = models.CharField(max_length=40, blank=True)
     track_opens_clicks = models.BooleanField(
         _("count opens and clicks"),
         default=False,

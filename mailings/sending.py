@@ -38,12 +38,13 @@ from django.utils.translation import gettext as _
 
 from chapters import access as chapter_access
 from chapters.services import InvalidAction, NotAllowed, audit
-from mailings import audience, capabilities, engagement, outcomes, rendering, sms
+from mailings import audience, capabilities, engagement, outcomes, providers, rendering, sms
 from mailings.models import Mailing, MailingSettings, Pace, Recipient, Suppression
 from mailings.outcomes import FAILED, NOT_SENT, SENT, UNKNOWN
 from people import capabilities as people_capabilities
 from people import services as people_services
 from people.models import Activity, Purpose
+from tenancy import crypto
 
 logger = logging.getLogger(__name__)
 
@@ -337,7 +338,7 @@ def _hand_over_batch(mailing, rows):
     sender = from_address(mailing, look)
     statuses = {SENT: Recipient.Status.SENT, FAILED: Recipient.Status.FAILED, UNKNOWN: Recipient.Status.UNKNOWN}
     done, back, trouble, position = [], [], False, 0
-    with mail.get_connection(settings.MAILINGS_EMAIL_BACKEND) as provider:
+    with providers.email_connection() as provider:
         size = max(1, getattr(provider, "batch_size", 1))
         while position < len(rows):
             if position and (size > 1 or position % CANCEL_CHECK_EVERY == 0) and _cancelled(mailing):
@@ -653,11 +654,31 @@ def mailing_reject(*, actor, mailing, note):
 
 def settings_save(*, actor, form):
     """Save the organisation's mailing settings (a valid MailingSettingsForm): for those who send
-    for the whole organisation."""
+    for the whole organisation. Its own Brevo key and webhook credentials are kept encrypted; an
+    empty field keeps what was saved."""
     if not may_approve(actor):
         raise NotAllowed(capabilities.SEND)
-    found = form.save()
-    audit(actor=actor, action="mailings.settings", **{name: form.cleaned_data[name] for name in form.changed_data})
+    found = form.save(commit=False)
+    data = form.cleaned_data
+    if data.get("forget_brevo"):
+        found.brevo_api_key = found.brevo_api_key_hint = found.brevo_webhook_secret = ""
+        found.brevo_webhook_secret_hint = ""
+    if data.get("brevo_key"):
+        found.brevo_api_key, found.brevo_api_key_hint = (
+            crypto.encrypt(data["brevo_key"]),
+            crypto.hint(data["brevo_key"]),
+        )
+    if data.get("brevo_hook"):
+        found.brevo_webhook_secret = crypto.encrypt(data["brevo_hook"])
+        found.brevo_webhook_secret_hint = crypto.hint(data["brevo_hook"])
+    found.save()
+    changed = [name for name in form.changed_data if not name.startswith(("brevo_", "forget_"))]
+    audit(
+        actor=actor,
+        action="mailings.settings",
+        own_brevo=bool(found.brevo_api_key),
+        **{name: data[name] for name in changed},
+    )
     return found
 
 
@@ -705,7 +726,7 @@ def mailing_test_send(*, actor, mailing, base_url):
         to=[actor.email],
     )
     message.attach_alternative(rendered.html, "text/html")
-    with mail.get_connection(settings.MAILINGS_EMAIL_BACKEND) as provider:
+    with providers.email_connection() as provider:
         outcome, _id, error = hand_over(message, provider)
     if outcome != SENT:
         raise InvalidAction(_("The test could not be sent: %(error)s") % {"error": error or outcome})

@@ -267,7 +267,13 @@ class BrevoSms(SmsProvider):
 
 
 def provider():
-    """The SMS provider the settings name (MAILINGS_SMS_PROVIDER), or ImproperlyConfigured."""
+    """The organisation's own Brevo account when it gave one, else the SMS provider the settings
+    name (MAILINGS_SMS_PROVIDER), or ImproperlyConfigured."""
+    from mailings import providers
+
+    own_key = providers.sms_api_key()
+    if own_key:
+        return BrevoSms(own_key, getattr(settings, "MAILINGS_SMS_API_URL", "") or "https://api.brevo.com/v3/")
     name = getattr(settings, "MAILINGS_SMS_PROVIDER", "")
     if not name:
         raise ImproperlyConfigured('No SMS provider is set: set MAILINGS_SMS_PROVIDER ("brevo") to send SMS.')

@@ -51,8 +51,12 @@ def _error(code, message, status, field=None):
 
 
 def _authenticated(request):
-    """The request carries one of the webhook secrets as its basic-auth credentials."""
-    allowed = get_anymail_setting("webhook_secret", default=[])
+    """The request carries one of the webhook secrets as its basic-auth credentials: the
+    organisation's own when it gave its own Brevo account's, else the platform's."""
+    from mailings import providers
+
+    own = providers.webhook_secret()
+    allowed = [own] if own else get_anymail_setting("webhook_secret", default=[])
     if isinstance(allowed, str):
         allowed = [allowed] if allowed else []
     given = get_request_basic_auth(request)

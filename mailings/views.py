@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
@@ -240,4 +241,12 @@ def mailing_settings(request):
         sending.settings_save(actor=request.user, form=form)
         messages.success(request, _("Settings saved."))
         return redirect("mailings")
-    return render(request, "mailings/settings.html", {"form": form})
+    return render(
+        request,
+        "mailings/settings.html",
+        {
+            "form": form,
+            "tracking_url": request.build_absolute_uri(reverse("mailings:brevo_tracking")),
+            "sms_url": request.build_absolute_uri(reverse("mailings:brevo_sms")),
+        },
+    )

@@ -17,7 +17,16 @@ from django.core.exceptions import ImproperlyConfigured
 
 
 class BrevoTracking(BrevoTrackingWebhookView):
+    """The organisation's own webhook credentials when it gave its own Brevo account's, else the
+    platform's."""
+
     warn_if_no_basic_auth = False
+
+    def __init__(self, **kwargs):
+        from mailings import providers
+
+        own = providers.webhook_secret()
+        super().__init__(**({"webhook_secret": own} if own else {}), **kwargs)
 
     def validate_request(self, request):
         if not self.basic_auth:

@@ -15,7 +15,7 @@ from chapters.models import AuditEntry
 from chapters.services import InvalidAction, NotAllowed
 from mailings import audience, outcomes, sending
 from mailings.forms import MailingSettingsForm
-from mailings.models import Mailing, Recipient
+from mailings.models import Mailing, Recipient, Suppression
 from people import services
 from people.models import Activity, Consent, Person
 from tests.helpers import run_tasks
@@ -629,3 +629,67 @@ def test_a_link_of_one_organisation_opens_nothing_on_another(tree, population, b
     client = Client(HTTP_HOST="beta.localhost")
     assert client.post(reverse("mailings:unsubscribe", args=[token])).status_code == 404
     assert client.get(reverse("mailings:opened", args=[token])).status_code == 404
+
+
+@override_settings(
+    MAILINGS_RATE_PER_SECOND=1e9,
+    MAILINGS_FROM_EMAIL="Relais <mailings@relais.example>",
+    MAILINGS_SMS_PROVIDER="",
+)
+def test_an_organisation_sends_through_its_own_brevo_account_when_it_gives_one(tree, population):
+    from mailings import providers, sms
+    from mailings.brevo_fake import FakeBrevo
+    from mailings.models import MailingSettings
+
+    own_key, hook = "xkeysib-alpha-own-account-1234", "alpha-hooks:own-secret"
+    brevo = FakeBrevo([own_key]).start()  # knows only the organisation's key
+    provider = override_settings(ANYMAIL={"BREVO_API_URL": brevo.url + "/v3/"}, MAILINGS_SMS_API_URL=brevo.url + "/v3/")
+    provider.enable()
+    try:
+        with schema_context("alpha"):
+            organiser = tree.people["organiser"].user
+            form = MailingSettingsForm({"brevo_key": own_key, "brevo_hook": hook})
+            assert form.is_valid(), form.errors
+            sending.settings_save(actor=organiser, form=form)
+            saved = MailingSettings.objects.get()
+            assert own_key not in saved.brevo_api_key
+            assert saved.brevo_api_key_hint.endswith("1234")
+            # A form that leaves the key empty keeps it.
+            sending.settings_save(actor=organiser, form=MailingSettingsForm({"sms_sender": "Alpha"}, instance=saved))
+            assert providers.sms_api_key() == own_key
+            assert providers.webhook_secret() == hook
+            assert isinstance(sms.provider(), sms.BrevoSms)  # no platform SMS provider: the organisation's
+            sending.mailing_send(actor=organiser, mailing=draft(organiser, None), base_url=BASE)
+        run_tasks()
+        received = sorted(message.email for message in brevo.messages)
+        assert "ana@example.org" in received
+        assert all(message.api_key == own_key for message in brevo.messages)
+        page = tree.people["organiser"].client().get(reverse("mailing_settings")).content.decode()
+        assert own_key not in page
+        assert "1234" in page
+        # Its webhook answers to its own credentials, not to the platform's.
+        with schema_context("alpha"):
+            row = Recipient.objects.get(mailing__subject__startswith="Saturday", person=population.ana)
+        event = {"event": "hard_bounce", "email": row.address, "message-id": row.message_id, "ts_epoch": 1}
+        client = Client(HTTP_HOST="alpha.localhost")
+        url = reverse("mailings:brevo_tracking")
+        refused = client.post(url, event, content_type="application/json", HTTP_AUTHORIZATION=_basic("platform:secret"))
+        assert refused.status_code == 400
+        accepted = client.post(url, event, content_type="application/json", HTTP_AUTHORIZATION=_basic(hook))
+        assert accepted.status_code == 200
+        with schema_context("alpha"):
+            assert Suppression.objects.filter(email="ana@example.org").exists()
+            forget = MailingSettingsForm({"forget_brevo": "on"}, instance=MailingSettings.objects.get())
+            assert forget.is_valid()
+            sending.settings_save(actor=organiser, form=forget)
+            assert providers.sms_api_key() == ""
+            assert providers.webhook_secret() == ""
+    finally:
+        provider.disable()
+        brevo.stop()
+
+
+def _basic(credentials):
+    import base64
+
+    return "Basic " + base64.b64encode(credentials.encode()).decode()

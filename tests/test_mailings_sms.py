@@ -426,24 +426,26 @@ def test_a_connection_broken_after_the_request_is_unknown():
         listener.close()
 
 
-def test_the_provider_is_the_one_the_settings_name(settings):
-    settings.MAILINGS_SMS_PROVIDER = ""
-    with pytest.raises(ImproperlyConfigured, match="MAILINGS_SMS_PROVIDER"):
-        sms.provider()
-    settings.MAILINGS_SMS_PROVIDER = "pigeon"
-    with pytest.raises(ImproperlyConfigured, match="pigeon"):
-        sms.provider()
-    settings.MAILINGS_SMS_PROVIDER = "brevo"
-    settings.MAILINGS_SMS_API_KEY = ""
-    with pytest.raises(ImproperlyConfigured, match="MAILINGS_SMS_API_KEY"):
-        sms.provider()
-    settings.MAILINGS_SMS_API_KEY = KEY
-    settings.MAILINGS_SMS_API_URL = "http://127.0.0.1:12112/v3"
-    found = sms.provider()
-    assert isinstance(found, sms.BrevoSms)
-    assert (found.api_key, found.api_url, found.timeout) == (KEY, "http://127.0.0.1:12112/v3/", 10)
-    settings.MAILINGS_SMS_API_URL = ""
-    assert sms.provider().api_url == "https://api.brevo.com/v3/"
+def test_the_provider_is_the_one_the_settings_name(settings, alpha):
+    """An organisation that gave no Brevo account of its own sends through the platform's."""
+    with schema_context("alpha"):
+        settings.MAILINGS_SMS_PROVIDER = ""
+        with pytest.raises(ImproperlyConfigured, match="MAILINGS_SMS_PROVIDER"):
+            sms.provider()
+        settings.MAILINGS_SMS_PROVIDER = "pigeon"
+        with pytest.raises(ImproperlyConfigured, match="pigeon"):
+            sms.provider()
+        settings.MAILINGS_SMS_PROVIDER = "brevo"
+        settings.MAILINGS_SMS_API_KEY = ""
+        with pytest.raises(ImproperlyConfigured, match="MAILINGS_SMS_API_KEY"):
+            sms.provider()
+        settings.MAILINGS_SMS_API_KEY = KEY
+        settings.MAILINGS_SMS_API_URL = "http://127.0.0.1:12112/v3"
+        found = sms.provider()
+        assert isinstance(found, sms.BrevoSms)
+        assert (found.api_key, found.api_url, found.timeout) == (KEY, "http://127.0.0.1:12112/v3/", 10)
+        settings.MAILINGS_SMS_API_URL = ""
+        assert sms.provider().api_url == "https://api.brevo.com/v3/"
 
 
 # The fake's SMS webhook ----------------------------------------------------------------------------
