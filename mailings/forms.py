@@ -20,7 +20,7 @@ ORGANISATION = ""
 
 class MailingForm(forms.Form):
     channel = forms.ChoiceField(label=_("Send by"), choices=Mailing.Channel.choices, initial=Mailing.Channel.EMAIL)
-    sender = forms.ChoiceField(label=_("Sent by"))
+    sender = forms.ChoiceField(label=_("Sent by"), required=False)  # "": the organisation
     segment = forms.ChoiceField(
         label=pgettext_lazy("mailing audience", "To"),
         required=False,
@@ -61,6 +61,13 @@ class MailingForm(forms.Form):
     )
     button_label = forms.CharField(label=_("Button"), max_length=80, required=False)
     button_href = forms.URLField(label=_("Button link"), required=False, assume_scheme="https")
+    closing = forms.CharField(
+        label=_("After a dividing line"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=rendering.MAX_MARKDOWN,
+        required=False,
+        help_text=_("Markdown too: a signature, a reminder. A line of three dashes (---) in a text also divides it."),
+    )
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -74,6 +81,8 @@ class MailingForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        if not cleaned.get("sender") and ORGANISATION not in dict(self.fields["sender"].choices):
+            self.add_error("sender", _("Choose the chapter it is sent by."))
         if cleaned.get("channel") == Mailing.Channel.SMS:
             if not (cleaned.get("sms_text") or "").strip():
                 self.add_error("sms_text", _("Write the text of the SMS."))
@@ -100,6 +109,8 @@ class MailingForm(forms.Form):
         blocks.append({"type": "text", "markdown": data["body"]})
         if data.get("button_label"):
             blocks.append({"type": "button", "label": data["button_label"], "href": data["button_href"]})
+        if (data.get("closing") or "").strip():
+            blocks += [{"type": "divider"}, {"type": "text", "markdown": data["closing"]}]
         return blocks
 
 
@@ -115,15 +126,17 @@ def initial_from(mailing):
         "preview_text": mailing.preview_text,
         "sender_name": mailing.sender_name,
     }
-    texts = []
+    texts, closing, divided = [], [], False
     for block in mailing.blocks:
         if block.get("type") == "image" and "image_src" not in initial:
             initial |= {"image_src": block.get("src", ""), "image_alt": block.get("alt", "")}
+        elif block.get("type") == "divider":
+            divided = True
         elif block.get("type") == "text":
-            texts.append(block.get("markdown", ""))
+            (closing if divided else texts).append(block.get("markdown", ""))
         elif block.get("type") == "button" and "button_label" not in initial:
             initial |= {"button_label": block.get("label", ""), "button_href": block.get("href", "")}
-    initial["body"] = "\n\n".join(texts)
+    initial["body"], initial["closing"] = "\n\n".join(texts), "\n\n".join(closing)
     return initial
 
 

@@ -693,3 +693,36 @@ def _basic(credentials):
     import base64
 
     return "Basic " + base64.b64encode(credentials.encode()).decode()
+
+
+def test_the_form_builds_the_blocks_and_gives_them_back_to_edit(tree, population):
+    from mailings.forms import MailingForm, initial_from
+
+    with schema_context("alpha"):
+        organiser = tree.people["organiser"].user
+        forget_grants(organiser)
+        data = {
+            "channel": "email", "sender": "", "segment": "", "purpose": "news", "language": "fr",
+            "subject": "Samedi", "image_src": "https://example.org/a.png", "image_alt": "Affiche",
+            "body": "Bonjour {first_name}", "button_label": "Venir", "button_href": "https://example.org/x",
+            "closing": "L'équipe",
+        }  # fmt: skip
+        form = MailingForm(data, user=organiser)
+        assert form.is_valid(), form.errors
+        assert [block["type"] for block in form.blocks()] == ["image", "text", "button", "divider", "text"]
+        mailing = sending.mailing_save(
+            actor=organiser, chapter=None, segment=None, purpose="news", language="fr", subject="Samedi",
+            blocks=form.blocks(),
+        )  # fmt: skip
+        again = initial_from(mailing)
+        assert (again["body"], again["closing"], again["button_label"]) == ("Bonjour {first_name}", "L'équipe", "Venir")
+        missing = MailingForm(data | {"body": "", "button_href": ""}, user=organiser)
+        assert not missing.is_valid()
+        assert set(missing.errors) == {"body", "button_href"}
+        # A coordinator sends in a chapter's name, never the organisation's.
+        coordinator = tree.people["coordinator"].user
+        forget_grants(coordinator)
+        theirs = MailingForm(data, user=coordinator)
+        assert not theirs.is_valid()
+        assert set(theirs.errors) == {"sender"}
+        assert MailingForm(data | {"sender": str(tree.lille.pk)}, user=coordinator).is_valid()
