@@ -198,6 +198,8 @@ def measure_sending(organiser, count):
         )  # fmt: skip
         seconds = time.monotonic() - started
         peak = [line for line in worker.stdout.splitlines() if line.startswith("PEAK_MB=")]
+        if os.environ.get("BENCH_VERBOSE"):  # the worker's own output (its tasks, its memory)
+            print(worker.stdout[-12000:])
         if worker.returncode or not peak:
             print(worker.stdout[-3000:], worker.stderr[-3000:])
             raise SystemExit("the worker failed")

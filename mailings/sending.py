@@ -431,10 +431,25 @@ def _hand_over_texts(mailing, rows):
     return not_before
 
 
+def _write_outcomes(done):
+    """One UPDATE per kind of outcome, each row with its message id (Django's bulk_update writes
+    a CASE per column and row: 20 times slower on a batch of 1,000)."""
+    groups = {}
+    for row in done:
+        groups.setdefault((row.status, row.error, row.sent), []).append(row)
+    with connection.cursor() as cursor:
+        for (status, error, sent), rows in groups.items():
+            cursor.execute(
+                f"""UPDATE {Recipient._meta.db_table} AS r SET status = %s, error = %s, sent = %s, message_id = v.id
+                    FROM unnest(%s::bigint[], %s::text[]) AS v(pk, id) WHERE r.id = v.pk""",
+                [status, error, sent, [row.pk for row in rows], [row.message_id for row in rows]],
+            )
+
+
 def _record(mailing, done, back, kind):
     """The outcomes of a batch, the rows not handed over back in the queue, and a line on the
     timeline of each person the message reached."""
-    Recipient.objects.bulk_update(done, ["status", "message_id", "error", "sent"])
+    _write_outcomes(done)
     if back:
         Recipient.objects.filter(pk__in=[r.pk for r in back]).update(status=Recipient.Status.QUEUED, batch=None)
     summary = (_("Mailing: %(subject)s") % {"subject": mailing.subject})[:300]
