@@ -142,3 +142,18 @@ def start_redis():
         time.sleep(0.1)
     process.kill()
     raise SystemExit("redis-server did not start")
+
+
+def copy_people(cursor, rows):
+    """COPY the tab-separated people of `rows` (a text file, at its start) into people_person, in
+    the column order below, then give each who is not a member the address p<id>@bench.example."""
+    with cursor.copy(
+        "COPY people_person (full_name, language, address, postcode, commune, polling_station, source, "
+        "source_detail, created, updated, consents, fields, name_key) FROM STDIN"
+    ) as copy:
+        while chunk := rows.read(1 << 20):
+            copy.write(chunk)
+    cursor.execute(
+        "INSERT INTO people_personemail (person_id, email, is_primary, created) "
+        "SELECT id, 'p' || id || '@bench.example', true, now() FROM people_person WHERE user_id IS NULL"
+    )

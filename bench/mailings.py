@@ -21,7 +21,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench._support import in_fresh_database, report
+from bench._support import copy_people, in_fresh_database, report
 
 DATABASE = "relais_bench_mailings"
 GOAL_S = 100.0
@@ -115,16 +115,7 @@ def load(count):
         )
     rows.seek(0)
     with connection.cursor() as cursor:
-        with cursor.copy(
-            "COPY people_person (full_name, language, address, postcode, commune, polling_station, source, "
-            "source_detail, created, updated, consents, fields, name_key) FROM STDIN"
-        ) as copy:
-            while chunk := rows.read(1 << 20):
-                copy.write(chunk)
-        cursor.execute(
-            "INSERT INTO people_personemail (person_id, email, is_primary, created) "
-            "SELECT id, 'p' || id || '@bench.example', true, now() FROM people_person WHERE user_id IS NULL"
-        )
+        copy_people(cursor, rows)
         cursor.execute("VACUUM ANALYZE")
     print(f"loaded {count:,} people with an address and consent in {time.monotonic() - started:.1f} s")
 

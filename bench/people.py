@@ -32,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench._support import in_fresh_database, percentile, report
+from bench._support import copy_people, in_fresh_database, percentile, report
 
 DATABASE = "relais_bench_people"
 SEGMENT_GOAL_MS = 250.0
@@ -164,16 +164,7 @@ def load(count, organiser):
         )
     people.seek(0)
     with connection.cursor() as cursor:
-        with cursor.copy(
-            "COPY people_person (full_name, language, address, postcode, commune, polling_station, source, "
-            "source_detail, created, updated, consents, fields, name_key) FROM STDIN"
-        ) as copy:
-            while chunk := people.read(1 << 20):
-                copy.write(chunk)
-        cursor.execute(
-            "INSERT INTO people_personemail (person_id, email, is_primary, created) "
-            "SELECT id, 'p' || id || '@bench.example', true, now() FROM people_person WHERE user_id IS NULL"
-        )
+        copy_people(cursor, people)
         cursor.execute(
             "INSERT INTO people_personphone (person_id, number, is_mobile, is_primary, created) "
             "SELECT id, '+336' || lpad((id * 7919 %% 100000000)::text, 8, '0'), true, true, now() "

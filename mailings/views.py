@@ -153,17 +153,31 @@ def mailing_count(request, pk):
     return JsonResponse(events.frame(mailing, sending.counts(mailing)) | {"count": count})
 
 
+def _acted(request, mailing, act, done):
+    """Carry out `act()` on the mailing, tell the sender what came of it (`done(result)`, or why it
+    was refused), and go back to the mailing's page. A capability the user lacks is the same 404
+    as a mailing they cannot see."""
+    try:
+        result = act()
+    except NotAllowed:
+        raise Http404 from None
+    except InvalidAction as error:
+        messages.error(request, error.messages[0])
+    else:
+        messages.success(request, done(result))
+    return redirect("mailing", mailing.pk)
+
+
 @login_required
 @require_POST
 def mailing_test(request, pk):
     mailing = selectors.mailing_for(request.user, pk)
-    try:
-        address = sending.mailing_test_send(actor=request.user, mailing=mailing, base_url=_base_url(request))
-    except InvalidAction as error:
-        messages.error(request, error.messages[0])
-    else:
-        messages.success(request, _("A test was sent to %(address)s.") % {"address": address})
-    return redirect("mailing", mailing.pk)
+    return _acted(
+        request,
+        mailing,
+        lambda: sending.mailing_test_send(actor=request.user, mailing=mailing, base_url=_base_url(request)),
+        lambda address: _("A test was sent to %(address)s.") % {"address": address},
+    )
 
 
 @login_required
@@ -175,61 +189,54 @@ def mailing_send(request, pk):
         messages.error(request, _("Choose a valid date and time."))
         return redirect("mailing", mailing.pk)
     when = form.cleaned_data["when"]
-    try:
-        sending.mailing_send(actor=request.user, mailing=mailing, base_url=_base_url(request), when=when)
-    except InvalidAction as error:
-        messages.error(request, error.messages[0])
-    else:
+
+    def done(_sent):
         if when is None:
-            messages.success(request, _("Sending has started."))
-        else:
-            messages.success(
-                request, _("The mailing will be sent on %(when)s.") % {"when": when.strftime("%Y-%m-%d %H:%M")}
-            )
-    return redirect("mailing", mailing.pk)
+            return _("Sending has started.")
+        return _("The mailing will be sent on %(when)s.") % {"when": when.strftime("%Y-%m-%d %H:%M")}
+
+    return _acted(
+        request,
+        mailing,
+        lambda: sending.mailing_send(actor=request.user, mailing=mailing, base_url=_base_url(request), when=when),
+        done,
+    )
 
 
 @login_required
 @require_POST
 def mailing_cancel(request, pk):
     mailing = selectors.mailing_for(request.user, pk)
-    try:
-        sending.mailing_cancel(actor=request.user, mailing=mailing)
-    except InvalidAction as error:
-        messages.error(request, error.messages[0])
-    else:
-        messages.success(request, _("The mailing is cancelled: nothing more will be sent."))
-    return redirect("mailing", mailing.pk)
+    return _acted(
+        request,
+        mailing,
+        lambda: sending.mailing_cancel(actor=request.user, mailing=mailing),
+        lambda _cancelled: _("The mailing is cancelled: nothing more will be sent."),
+    )
 
 
 @login_required
 @require_POST
 def mailing_approve(request, pk):
     mailing = selectors.mailing_for(request.user, pk)
-    try:
-        sending.mailing_approve(actor=request.user, mailing=mailing)
-    except NotAllowed:
-        raise Http404 from None
-    except InvalidAction as error:
-        messages.error(request, error.messages[0])
-    else:
-        messages.success(request, _("Approved: the mailing goes out as its sender planned."))
-    return redirect("mailing", mailing.pk)
+    return _acted(
+        request,
+        mailing,
+        lambda: sending.mailing_approve(actor=request.user, mailing=mailing),
+        lambda _approved: _("Approved: the mailing goes out as its sender planned."),
+    )
 
 
 @login_required
 @require_POST
 def mailing_reject(request, pk):
     mailing = selectors.mailing_for(request.user, pk)
-    try:
-        sending.mailing_reject(actor=request.user, mailing=mailing, note=request.POST.get("note", ""))
-    except NotAllowed:
-        raise Http404 from None
-    except InvalidAction as error:
-        messages.error(request, error.messages[0])
-    else:
-        messages.success(request, _("The mailing went back to its sender, with your note."))
-    return redirect("mailing", mailing.pk)
+    return _acted(
+        request,
+        mailing,
+        lambda: sending.mailing_reject(actor=request.user, mailing=mailing, note=request.POST.get("note", "")),
+        lambda _rejected: _("The mailing went back to its sender, with your note."),
+    )
 
 
 @login_required
