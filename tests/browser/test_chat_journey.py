@@ -122,6 +122,11 @@ def test_presence_typing_a_mention_its_report_and_the_deletion_by_a_moderator(ch
     expect(bruno.locator("#chat-online")).to_contain_text("Online now")
     expect(bruno.locator("#chat-online-list")).to_contain_text("Anne Live")
     expect(anne.locator("#chat-online-list")).to_contain_text("Bruno Live")
+    # The lists above may have come over plain HTTP while the sockets opened: typing is relayed only
+    # once each socket watches the room, which the page marks when the server's list arrives.
+    room = anne.get_by_role("button", name="Nantes").get_attribute("data-room")
+    for page in (anne, bruno):
+        expect(page.locator("#chat")).to_have_attribute("data-watching", room)
 
     composer = anne.get_by_label("Your message")
     composer.press_sequentially("On tracte", delay=30)

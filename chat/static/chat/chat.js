@@ -405,6 +405,8 @@
         loadRooms().catch(function (error) { status.textContent = error.message; });
       }
     } else if (event.type === "presence.list" && event.room === current) {
+      // The server now relays this room's presence and typing to this socket.
+      root.dataset.watching = event.room;
       setOnline(event.online);
     } else if (event.type === "presence" && event.room === current) {
       if (event.online) present[event.user.id] = event.user.name;
@@ -448,6 +450,7 @@
     socket.onmessage = function (event) { handle(JSON.parse(event.data)); };
     socket.onclose = function () {
       live = false;
+      delete root.dataset.watching;
       status.textContent = text.i18nOffline;
       fetchPresence();
       // Spread out, so that the sockets a restart closed together do not all come back together.
