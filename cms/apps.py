@@ -46,6 +46,7 @@ class CmsConfig(AppConfig):
         signals.chapter_moved.connect(sync.on_chapter_moved, dispatch_uid="cms.page_move")
         signals.chapter_archived.connect(sync.on_chapter_archived, dispatch_uid="cms.pages_archive")
         signals.chapter_unarchived.connect(sync.on_chapter_unarchived, dispatch_uid="cms.pages_unarchive")
+        signals.coming_events_changed.connect(_purge, dispatch_uid="cms.purge.coming_events")
         signals.role_assigned.connect(permissions.on_role_assigned, dispatch_uid="cms.role_assigned")
         signals.role_revoked.connect(permissions.on_role_revoked, dispatch_uid="cms.role_revoked")
         signals.role_changed.connect(permissions.on_role_changed, dispatch_uid="cms.role_changed")

@@ -1,5 +1,6 @@
-"""The demo organisation's campaign site: a campaign with a petition, news with pictures, chapter
-events, in French and English. The pictures are drawn here (no download, nothing shipped)."""
+"""The demo organisation's campaign site: a campaign with a petition, news with pictures, the
+chapters' coming events (events.demo seeds them), in French and English. The pictures are drawn
+here (no download, nothing shipped)."""
 
 import datetime
 import io
@@ -15,7 +16,6 @@ from wagtail.models import Locale
 from cms.models import (
     ArticlePage,
     CampaignPage,
-    ChapterPage,
     HomePage,
     NewsIndexPage,
     OrganisationSettings,
@@ -185,21 +185,6 @@ def seed(organiser):
         article.tags.add(*tags)
         article.save_revision(user=organiser).publish(user=organiser)
         _translate(article, english, title=title_en, intro=intro_en)
-
-    for slug, title, days, place in [
-        ("lille", "Tractage au marché de Wazemmes", 5, "Place de la Nouvelle Aventure, Lille"),
-        ("rennes", "Réunion publique logement", 9, "Maison de quartier Villejean, Rennes"),
-        ("toulouse", "Atelier affiches", 14, "Local du groupe, Toulouse"),
-    ]:
-        chapter_page = ChapterPage.objects.filter(chapter__slug=slug, locale=french).first()
-        if chapter_page is None:
-            continue
-        start = timezone.now().replace(hour=18, minute=30, second=0, microsecond=0) + datetime.timedelta(days=days)
-        event = ArticlePage(
-            title=title, slug=f"rdv-{slug}", intro=f"Rendez-vous : {place}.", event_start=start, event_place=place
-        )
-        chapter_page.add_child(instance=event)
-        event.save_revision(user=organiser).publish(user=organiser)
 
     now = timezone.now()
     Signup.objects.bulk_create(

@@ -144,8 +144,8 @@ class ArticlePageTag(TaggedItemBase):
 
 
 class ArticlePage(SitePage):
-    """A news article, or a chapter's announcement when it sits below a chapter page (then it
-    may give the date and place of an event)."""
+    """A news article, or a chapter's announcement when it sits below a chapter page. Events
+    are the events app's (the dates and places articles once carried moved there)."""
 
     author = models.CharField(_("author"), max_length=150, blank=True)
     date = models.DateField(_("date"), default=datetime.date.today)
@@ -153,10 +153,6 @@ class ArticlePage(SitePage):
     image = _image("image", _("image"))
     body = StreamField(BaseStreamBlock(), blank=True, verbose_name=_("body"))
     tags = ClusterTaggableManager(through=ArticlePageTag, blank=True, verbose_name=_("tags"))
-    event_start = models.DateTimeField(
-        _("event starts"), null=True, blank=True, help_text=_("For an event: when it takes place.")
-    )
-    event_place = models.CharField(_("event place"), max_length=200, blank=True)
 
     content_panels = Page.content_panels + [
         FieldRowPanel([FieldPanel("author"), FieldPanel("date")]),
@@ -164,7 +160,6 @@ class ArticlePage(SitePage):
         FieldPanel("image"),
         FieldPanel("body"),
         FieldPanel("tags"),
-        FieldRowPanel([FieldPanel("event_start"), FieldPanel("event_place")], heading=_("Event")),
     ]
     search_fields = Page.search_fields + [
         index.SearchField("intro"),

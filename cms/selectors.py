@@ -1,12 +1,10 @@
 """What the campaign site reads: chapters near a postcode, the chapters' coming events."""
 
-from django.db.models.functions import Length, Substr
-from django.utils import timezone
 from django.utils.translation import get_language
-from wagtail.models import Locale
 
 from chapters.models import Chapter
-from cms.models import ArticlePage, ChapterPage
+from chapters.signals import coming_events_wanted
+from cms.models import ChapterPage
 
 
 def _closeness(chapter, postcode):
@@ -45,25 +43,13 @@ def chapter_pages_near(index_page, postcode):
     return [pages[chapter.pk] for chapter in chapters if chapter.pk in pages]
 
 
-def upcoming_chapter_events(count):
-    """Announcements published below chapter pages for events still to come, soonest first: in
-    the visitor's language where translated, else as the chapter wrote them."""
-    default = Locale.get_default()
-    active = Locale.objects.filter(language_code=get_language()).first() or default
-    events = (
-        ArticlePage.objects.live()
-        .public()
-        .filter(locale__in=[active, default], event_start__gte=timezone.now())
-        .annotate(parent_path=Substr("path", 1, Length("path") - ArticlePage.steplen))
-        .filter(parent_path__in=ChapterPage.objects.values("path"))
-        .select_related("image")
-        .order_by("event_start", "pk")
-    )
-    chosen = {}
-    for event in events[: count * 2]:
-        if event.translation_key not in chosen or event.locale_id == active.pk:
-            chosen[event.translation_key] = event
-    return sorted(chosen.values(), key=lambda event: (event.event_start, event.pk))[:count]
+def coming_events(count, chapter=None):
+    """The coming public events of `chapter` and the chapters below it (of every chapter when
+    None), soonest first: the events app answers through chapters.signals.coming_events_wanted
+    (the campaign site does not import it). Each is a dict: title, start, end, place, chapter, url."""
+    answers = coming_events_wanted.send(sender=ChapterPage, chapter=chapter, count=count, language=get_language())
+    events = [event for _receiver, listed in answers for event in listed or ()]
+    return sorted(events, key=lambda event: event["start"])[:count]
 
 
 def joinable_chapters():

@@ -30,6 +30,7 @@ urlpatterns = [
     path("app/shop/", include("shop.urls")),
     path("app/people/", include("people.urls")),
     path("app/mailings/", include("mailings.urls")),
+    path("app/events/", include("events.urls")),
     path("app/", include("chapters.urls")),
     # Wagtail's deliberate crash page answers a 500 to anyone: no such page here.
     path("cms/failwhale/", lambda request: HttpResponseNotFound(), name="cms_error_test_disabled"),
@@ -53,6 +54,7 @@ if os.environ.get("RELAIS_BENCH_SITE") == "1":  # bench/site.py's reference, nev
 # the per-organisation page cache.
 urlpatterns += i18n_patterns(
     path("search/", cms_views.search, name="cms_search"),
+    path("events/", include("events.urls_public")),
     *[pattern for pattern in wagtail_urls.urlpatterns if getattr(pattern, "name", None) != "wagtail_serve"],
     re_path(wagtail_urls.serve_pattern, cms_views.serve, name="wagtail_serve"),
     prefix_default_language=False,

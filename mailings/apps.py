@@ -19,3 +19,6 @@ class MailingsConfig(AppConfig):
         scope.register(models.Recipient, "mailing__chapter")
         tracking.connect(tracking_received, dispatch_uid="mailings.tracking")
         signals.announcement_posted.connect(receivers.announcement_posted, dispatch_uid="mailings.announcement")
+        from people import signals as people_signals
+
+        people_signals.text_requested.connect(receivers.text_requested, dispatch_uid="mailings.text_requested")

@@ -40,3 +40,21 @@ def announcement_posted(sender, announcement, actor, by_email, base_url, **kwarg
     if mailing.status == Mailing.Status.AWAITING:
         return _("Its email waits for the national team's approval (see Mailings).")
     return _("Its email is going out to the members who agreed to receive news (see Mailings).")
+
+
+def text_requested(sender, number, text, tag="", **kwargs):
+    """A transactional text another app sends (an event's reminder), through the organisation's
+    SMS provider: None when none is set up."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from mailings import sms
+
+    try:
+        provider = sms.provider()
+    except ImproperlyConfigured:
+        return None
+    try:
+        provider.send(sender=sending.sms_sender(), recipient=number, content=text, tag=tag)
+    except sms.SmsError as error:
+        return "failed" if error.outcome == sms.FAILED else "unknown"
+    return "sent"

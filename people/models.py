@@ -218,6 +218,7 @@ class Activity(models.Model):
         CALL = "call", _("Call")
         DOOR = "door", _("Door knock")
         RSVP = "rsvp", _("RSVP")
+        ATTENDED = "attended", _("Attended an event")
 
     # Found by person through people_timeline, which begins with it.
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="activities", db_index=False)

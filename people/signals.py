@@ -12,9 +12,15 @@ in their AppConfig.ready().
         None when the base held only the feature apps' records of the address; `emails` every
         address they were known by. Receivers forget who those addresses were, keeping what must
         stay counted, inside the erasure's transaction.
+
+    text_requested(sender, number, text, tag)
+        A feature app sends one transactional text (an event's reminder) to a number (E.164),
+        whose owner consented. The app that holds the SMS provider (mailings) returns "sent",
+        "failed" or "unknown" (it may have left), or None when no provider is set up.
 """
 
 from django.dispatch import Signal
 
 address_data_requested = Signal()
 person_erased = Signal()
+text_requested = Signal()

@@ -29,6 +29,12 @@ class ShopConfig(AppConfig):
         )
         register_personal_data("shop", collect=services.personal_data, erase=services.personal_data_erase)
 
+        from chapters import signals
+        from shop import receivers
+
+        signals.material_listed.connect(receivers.material_listed, dispatch_uid="shop.material_listed")
+        signals.material_handed_out.connect(receivers.material_handed_out, dispatch_uid="shop.material_handed_out")
+
         from chapters import scope
         from shop import models
 

@@ -27,6 +27,7 @@ from cms.models import (
     OrganisationSettings,
     Signup,
 )
+from events.models import Event, Timeslot
 
 
 def html(response):
@@ -253,24 +254,14 @@ def test_news_feed_lists_articles_in_rss(anonymous):
     assert 'href="/news/feed/">Follow the news with RSS</a>' in html(anonymous.get("/news/"))
 
 
-def test_article_page_shows_its_author_tags_event_and_way_back(anonymous):
-    event_start = timezone.make_aware(datetime.datetime(2030, 6, 1, 12, 0))
+def test_article_page_shows_its_author_tags_and_way_back(anonymous):
     with schema_context("alpha"):
-        add_article(
-            "Picnic",
-            author="Alice Martin",
-            intro="Bring food.",
-            tags=["party"],
-            event_start=event_start,
-            event_place="Parc de la Citadelle",
-        )
+        add_article("Picnic", author="Alice Martin", intro="Bring food.", tags=["party"])
 
     content = html(anonymous.get("/news/picnic/"))
 
     assert "<h1>Picnic</h1>" in content
     assert "by Alice Martin" in content
-    assert "<dd>Parc de la Citadelle</dd>" in content
-    assert f'<time datetime="{timezone.localtime(event_start).isoformat()}">' in content
     assert '<a href="/news/?tag=party">party</a>' in content
     assert '<a href="/news/">Back to News</a>' in content
 
@@ -349,24 +340,34 @@ def test_signed_in_member_is_offered_the_members_area(site_tree):
     assert 'href="/app/chapters/lille/">Ask to join from the members\' area</a>' in content
 
 
-def test_chapter_announcements_show_on_the_chapter_page_and_in_the_events_block(anonymous, site_tree):
+def add_event(title, chapter, *, place="", days=3):
+    start = timezone.now() + datetime.timedelta(days=days)
+    event = Event.objects.create(
+        chapter=chapter, title=title, place=place, start=start, end=start + datetime.timedelta(hours=2)
+    )
+    Timeslot.objects.create(event=event, start=event.start, end=event.end)
+    return event
+
+
+def test_chapter_events_and_announcements_show_on_the_chapter_page_and_in_the_events_block(anonymous, site_tree):
     with schema_context("alpha"):
         lille = ChapterPage.objects.get(chapter=site_tree.lille, locale__language_code="en")
-        add_article(
-            "Assembly",
-            parent=lille,
-            event_start=timezone.now() + datetime.timedelta(days=3),
-            event_place="Maison des associations",
-        )
+        add_article("Our new premises", parent=lille)
+        assembly = add_event("Assembly", site_tree.lille, place="Maison des associations")
+        hidden = add_event("Members only", site_tree.lille)
+        Event.objects.filter(pk=hidden.pk).update(visibility=Event.Visibility.ORGANISATION)
         add_campaign("Agenda", [("chapter_events", {"heading": "Coming up", "count": 5})])
 
     chapter_page = html(anonymous.get("/groups/nord/lille/"))
     agenda = html(anonymous.get("/agenda/"))
 
-    assert '<a href="/groups/nord/lille/assembly/">Assembly</a>' in chapter_page
+    assert '<a href="/groups/nord/lille/our-new-premises/">Our new premises</a>' in chapter_page
+    assert f'<a href="/events/{assembly.pk}/">Assembly</a>' in chapter_page
+    assert "Members only" not in chapter_page
     events = between(agenda, "<h2>Coming up</h2>", "</section>")
-    assert '<a href="/groups/nord/lille/assembly/">Assembly</a>' in events
+    assert f'<a href="/events/{assembly.pk}/">Assembly</a>' in events
     assert "Maison des associations · Lille" in events
+    assert "Members only" not in events
 
 
 def test_events_block_says_when_nothing_is_coming(anonymous):

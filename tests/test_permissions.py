@@ -27,6 +27,7 @@ COORDINATOR = {
     "people.view",
     "people.edit",
     "mailings.send",
+    "events.manage",
 }
 EVERYTHING = set(CAPABILITIES)
 NOTHING = set()

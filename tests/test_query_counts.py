@@ -28,6 +28,8 @@ from chapters.models import AuditEntry, Chapter, Membership, Role, RoleAssignmen
 from chat import selectors as chat_selectors
 from chat import services as chat_services
 from chat.models import Message, Mute, Room
+from events import services as event_services
+from events.models import Event, Rsvp
 from mailings import sending as mailing_sending
 from mailings.models import Mailing, Recipient
 from people import imports, merging, segments
@@ -45,11 +47,12 @@ LIMIT = 10
 # (limit, why) for what may cost more, none of it a query per row:
 LIMITS = {
     "personal_data": (
-        20,
+        21,
         "not a page but the personal-data download (a file): it gathers what each app holds about the "
         "person, one query per kind of record (addresses, memberships, roles, audit entries, chat "
         "messages and the members of their conversations, reports, public and chapter orders, sign-ups, "
-        "and their record in the supporter base: its addresses, numbers, tags, chapters, consents, timeline)",
+        "and their record in the supporter base: its addresses, numbers, tags, chapters, consents, timeline; "
+        "their answers to events)",
     ),
     "people_segment_create": (
         13,
@@ -320,6 +323,28 @@ class Data:
         if batch == 0:
             self.segment, self.person_import, self.pair, self.merge = segment, person_import, pair, merge
             self.mailing = mailing
+        self.grow_events(batch, twins)
+
+    def grow_events(self, batch, people):
+        """An event of Lille's per batch, with two timeslots; every batch's people answer the first
+        event (some checked in, one waiting, one cancelled), and this batch's event."""
+        start = timezone.now() + datetime.timedelta(days=2 + batch)
+        event = event_services.event_save(
+            actor=self.organiser, chapter=self.lille, title=f"Event {batch}", capacity=len(people) * 3,
+            slots=[(start, start + datetime.timedelta(hours=2)), (start + datetime.timedelta(hours=3),
+                   start + datetime.timedelta(hours=5))],
+        )  # fmt: skip
+        if batch == 0:
+            self.event = event
+        for target in {self.event, event}:
+            slot = target.timeslots.first()
+            for number, person in enumerate(people):
+                status = "waiting" if number == 3 else "cancelled" if number == 2 else "going"
+                Rsvp.objects.create(
+                    timeslot=slot, person=person, status=status, source="public", name=person.full_name,
+                    email=f"{person.pk}@x.org", confirmed_at=timezone.now(),
+                    checked_in_at=timezone.now() if number == 0 else None,
+                )  # fmt: skip
 
     def arguments(self):
         """The value of each URL parameter, by name; `by_route` where a name means something else."""
@@ -331,6 +356,8 @@ class Data:
             "mute_id": str(self.mute.pk),
             "reference": self.chapter_order.reference,
             "pk": "0",  # the routes that name another object by pk are POST-only, or listed below
+            "rsvp_pk": "0",
+            "event_pk": str(self.event.pk),
         }
         by_route = {
             "role_edit": {"pk": self.role.pk},
@@ -359,6 +386,17 @@ class Data:
                 name: {"pk": self.mailing.pk}
                 for name in ("mailing", "mailing_edit", "mailing_preview", "mailing_count")
             },
+            **{
+                name: {"pk": self.event.pk}
+                for name in (
+                    "event",
+                    "event_edit",
+                    "event_cancel",
+                    "event_attendees",
+                    "event_report",
+                    "event_member_ics",
+                )
+            },
         }
         return common, {name: {key: str(value) for key, value in values.items()} for name, values in by_route.items()}
 
@@ -380,6 +418,10 @@ EXTRA = {
     "audit_log": ["?page=2"],
     "people": ["?q=supporter", "?chapter=lille", "?tag=tag-1", "?member=no", "?page=2"],
     "person_detail": ["?page=2"],
+    "events": ["?when=past", "?show=mine", "?page=2"],
+    "event_create": ["?copy={event_pk}"],
+    "event_attendees": ["?q=twin"],
+    "events_stats": ["?chapter=lille"],
 }
 
 
@@ -491,6 +533,8 @@ def _rows():
         "merges": Merge.objects.count(),
         "mailings": Mailing.objects.count(),
         "recipients": Recipient.objects.count(),
+        "events": Event.objects.count(),
+        "answers": Rsvp.objects.count(),
     }
 
 

@@ -191,14 +191,9 @@ def petition_count(page):
 
 
 @register.simple_tag
-def upcoming_events(count):
-    """The chapters' coming events, each with `chapter_page`, the chapter page it was announced on."""
-    events = list(selectors.upcoming_chapter_events(count))
-    parent_paths = {event.path[: -event.steplen] for event in events}
-    parents = {parent.path: parent for parent in Page.objects.filter(path__in=parent_paths)}
-    for event in events:
-        event.chapter_page = parents.get(event.path[: -event.steplen])
-    return events
+def upcoming_events(count, chapter=None):
+    """The coming public events, of `chapter` and the chapters below it, or of every chapter."""
+    return selectors.coming_events(count, chapter=chapter)
 
 
 @register.filter

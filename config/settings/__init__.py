@@ -89,6 +89,7 @@ TENANT_APPS = [
     "chapters",
     "people",
     "mailings",
+    "events",
     "chat",
     "shop",
     "cms",
@@ -289,7 +290,13 @@ SCHEDULED_TASKS = [
     ("cms.tasks.signups_purge_due", 86_400),
     ("people.merging.duplicates_find_task", 86_400),
     ("people.merging.merges_expire_task", 86_400),
+    ("events.tasks.reminders_due", 300),
 ]
+# Events: a visitor's answer whose address is not confirmed within this many hours gives its place up.
+EVENTS_UNCONFIRMED_HOURS = env.int("EVENTS_UNCONFIRMED_HOURS", default=48)
+# Visitors' answers to events accepted per hour from one client address, and for one email address.
+EVENTS_RSVP_CLIENT_LIMIT = env.int("EVENTS_RSVP_CLIENT_LIMIT", default=20)
+EVENTS_RSVP_ADDRESS_LIMIT = env.int("EVENTS_RSVP_ADDRESS_LIMIT", default=5)
 
 # Email: the console unless EMAIL_URL (smtp+tls://user:password@host:587, or smtps:// or smtp+ssl://) or an
 # Anymail provider (ANYMAIL_PROVIDER=brevo plus its ANYMAIL_* settings) is given.

@@ -31,6 +31,7 @@ from chapters.models import Membership, RoleAssignment
 from chat import services as chat_services
 from chat.models import Mute
 from cms.models import CampaignPage, HomePage, Signup
+from events.models import CalendarFeed, Event, Reminder, Rsvp, Timeslot
 from mailings import sending as mailing_sending
 from mailings.models import Mailing, Recipient
 from people import rights
@@ -235,6 +236,35 @@ class AlphaData:
         )
         self.recipient_token = mailing_sending.recipient_token(self.recipient.pk)
 
+        # An event of Lille's for its members (what it is, every member within Lille may read; who
+        # answered it, only who manages its events), answered by the supporter; a reminder sent to
+        # her; the coordinator's private calendar.
+        start = timezone.now() + datetime.timedelta(days=3)
+        self.event = Event.objects.create(
+            chapter=lille,
+            title=f"Event {ORG}",
+            description=f"Description {ORG}",
+            start=start,
+            end=start + datetime.timedelta(hours=2),
+            place=f"Place {ORG}",
+            capacity=20,
+            visibility=Event.Visibility.CHAPTER,
+            created_by=coordinator,
+        )
+        self.timeslot = Timeslot.objects.create(
+            event=self.event, start=self.event.start, end=self.event.end, capacity=20, taken=1
+        )
+        self.rsvp = Rsvp.objects.create(
+            timeslot=self.timeslot,
+            person=self.person,
+            status=Rsvp.Status.GOING,
+            source=Rsvp.Source.PUBLIC,
+            name=f"Supporter {PRIVATE}",
+            email=f"{PRIVATE}.supporter@example.org",
+        )
+        self.reminder = Reminder.objects.create(rsvp=self.rsvp, kind="confirmation", status="sent")
+        self.calendar_feed = CalendarFeed.objects.create(user=coordinator)
+
     def arguments(self):
         """The value of each URL parameter that names one of alpha's objects, by parameter name;
         `by_route` overrides it for the routes where a name means something else."""
@@ -333,6 +363,27 @@ class AlphaData:
                 for name in ("mailings:unsubscribe", "mailings:preferences", "mailings:opened")
             },
             "mailings:click": {"token": self.recipient_token, "rank": 0},
+            **{
+                name: {"pk": self.event.pk}
+                for name in (
+                    "event",
+                    "event_edit",
+                    "event_cancel",
+                    "event_publish",
+                    "event_rsvp",
+                    "event_rsvp_cancel",
+                    "event_attendees",
+                    "event_walk_in",
+                    "event_report",
+                    "event_member_ics",
+                    "event_public",
+                    "event_ics",
+                )
+            },
+            "event_checkin": {"pk": self.event.pk, "rsvp_pk": self.rsvp.pk},
+            "rsvp_confirm": {"token": self.rsvp.token},
+            "rsvp_cancel": {"token": self.rsvp.token},
+            "calendar_feed": {"token": self.calendar_feed.token},
         }
         return common, {name: {key: str(value) for key, value in values.items()} for name, values in by_route.items()}
 

@@ -100,6 +100,16 @@ SCOPE = {
     "people_duplicates_find": OUTSIDE,  # runs the organisation's finder: adds review rows, shows nothing
     "mailings": LIST,  # the mailings of their chapters
     "mailing_create": LIST,  # from one of the chapters where they may send
+    # What an event is, every member it is for reads (a chapter's: its members and those below);
+    # who answered it, only who manages the chapter's events (event_attendees and the rest: OBJECT).
+    "events": PAGE,
+    "event": PAGE,
+    "event_member_ics": PAGE,
+    "event_rsvp": PAGE,  # the member's own answer
+    "event_rsvp_cancel": PAGE,
+    "event_create": LIST,  # in one of the chapters where they manage events
+    "events_stats": LIST,  # the figures of their chapters
+    "events_calendar": OUTSIDE,  # the member's own calendar address
 }
 PAGE_PARAMETERS = {"page_id", "parent_page_id", "page_to_move_id", "page_pk"}
 # What a page or list route needs after its path to show Lille's objects.
@@ -132,6 +142,7 @@ SHOWN_TO_THE_PARENT = {
     "people_import_detail",
     "mailings",
     "mailing",
+    "event_attendees",
 }
 REFUSERS = ("sibling", "child", "member")
 # Tables a visit may write for the visitor's own sake: no probe is refused for them.
@@ -406,6 +417,10 @@ SAMPLES = {
     "people.Merge": lambda scope: scope.data.merge,
     "mailings.Mailing": lambda scope: scope.data.mailing,
     "mailings.Recipient": lambda scope: scope.data.recipient,
+    "events.Event": lambda scope: scope.data.event,
+    "events.Timeslot": lambda scope: scope.data.timeslot,
+    "events.Rsvp": lambda scope: scope.data.rsvp,
+    "events.Reminder": lambda scope: scope.data.reminder,
 }
 
 

@@ -177,6 +177,23 @@ CLASSIFICATION = {
     "cms_signup_confirm": PUBLIC_SITE,
     "cms_counter": PUBLIC_SITE,
     "cms_theme": PUBLIC_SITE,
+    # member app: events (a member sees their chapters' events and answers them)
+    "events": MEMBER,
+    "event": MEMBER,
+    "event_member_ics": MEMBER,
+    "event_rsvp": MEMBER,
+    "event_rsvp_cancel": MEMBER,
+    "events_calendar": MEMBER,
+    "event_create": capability("events.manage@anywhere"),
+    "event_edit": capability("events.manage@chapter"),
+    "event_cancel": capability("events.manage@chapter"),
+    "event_publish": capability("events.manage@chapter"),
+    "event_attendees": capability("events.manage@chapter"),
+    "event_checkin": capability("events.manage@chapter"),
+    "event_walk_in": capability("events.manage@chapter"),
+    "event_report": capability("events.manage@chapter"),
+    "events_stats": capability("events.manage@anywhere"),
+    "events_settings": capability("events.manage@org"),
     "cms_media": PUBLIC_SITE,
     "cms_robots": PUBLIC_SITE,
     "cms_sitemap": PUBLIC_SITE,
@@ -204,6 +221,12 @@ CLASSIFICATION = {
     "mailings:preferences": PUBLIC_SITE,
     "mailings:opened": PUBLIC_SITE,  # a tracked mailing's image and links: the message's key
     "mailings:click": PUBLIC_SITE,
+    "events_public": PUBLIC_SITE,
+    "event_public": PUBLIC_SITE,
+    "event_ics": PUBLIC_SITE,
+    "rsvp_confirm": PUBLIC_SITE,  # the link mailed to who answered is the key
+    "rsvp_cancel": PUBLIC_SITE,
+    "calendar_feed": PUBLIC_SITE,  # a member's private calendar address is the key
     "mailings:brevo_tracking": PUBLIC_SITE,  # the provider, by its credentials
     "mailings:brevo_sms": PUBLIC_SITE,
     "mailings:mailgun_tracking": PUBLIC_SITE,  # the provider, by its signature
@@ -366,6 +389,9 @@ BEARER_LINKS = {
     "mailings:preferences",
     "mailings:opened",
     "mailings:click",
+    "rsvp_confirm",
+    "rsvp_cancel",
+    "calendar_feed",
 }
 NOT_PROBED = {"wagtail-error-test"}
 

@@ -3,7 +3,8 @@ is left as it is.
 
 The demo has a national chapter, 3 regions, 8 local chapters, about 200 members with varied
 privacy choices, coordinators at region and local level, announcements, a document, chat rooms
-with a few hundred messages, the shop, and a supporter base of 20,000 people who are not members.
+with a few hundred messages, the shop, events and their answers, and a supporter base of 20,000
+people who are not members.
 """
 
 import random
@@ -24,6 +25,7 @@ from cms import demo as demo_site
 from cms import permissions, sync
 from cms.models import ArticlePage
 from cms.services import site_setup
+from events import demo as demo_events
 from mailings import demo as demo_mailings
 from operations import demo
 from people import demo as demo_people
@@ -91,6 +93,13 @@ class Command(BaseCommand):
             mailings = demo_mailings.seed(organiser, User.objects.filter(email=demo.COORDINATOR_EMAIL).first())
             if mailings:
                 self.stdout.write(f"Seeded {mailings} draft mailings.")
+            events = demo_events.seed(
+                organiser,
+                member=User.objects.filter(email=demo.MEMBER_EMAIL).first(),
+                base_url=f"http://{services.organisation_hostname(demo.SLUG)}:8000/",
+            )
+            if events:
+                self.stdout.write(f"Seeded {events} events and their answers.")
             # Demo logins work at once: their addresses count as verified.
             for user in User.objects.filter(email__in=[email for _label, email in demo.LOGINS]):
                 EmailAddress.objects.update_or_create(
