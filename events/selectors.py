@@ -118,9 +118,9 @@ def attendees(timeslot, *, query=""):
     """(going, waiting) answers of the timeslot, by name; `query` narrows them to a name, an
     address or a number containing it."""
     answers = timeslot.rsvps.exclude(status=Rsvp.Status.CANCELLED).order_by("name", "email", "pk")
-    query = " ".join(query.split())[:100]
+    query = " ".join(query.replace("\x00", "").split())[:100]
     if query:
-        digits = "".join(ch for ch in query if ch.isdigit())
+        digits = "".join(ch for ch in query if ch in "0123456789")
         condition = Q(name__icontains=query) | Q(email__icontains=query)
         if len(digits) >= 3:
             condition |= Q(phone__contains=digits[1:] if digits.startswith("0") else digits)

@@ -5,6 +5,7 @@ Each view parses input, calls one service of events/services.py, renders; what a
 is a 404."""
 
 import json
+import re
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -24,6 +25,12 @@ from events import calendar, capabilities, forms, selectors, services
 from events.models import Event, EventSettings, Rsvp
 
 LIST_PAGE = 20
+AN_ID = re.compile(r"[0-9]{1,10}")
+
+
+def _an_id(raw):
+    """Whether a field names a row by its id: ASCII digits only ("²".isdigit() is true in Python)."""
+    return bool(AN_ID.fullmatch(raw))
 
 
 def _base_url(request):
@@ -171,7 +178,7 @@ def _copied_event(request):
     raw = request.GET.get("copy", "")
     if not raw:
         return None
-    if not raw.isdigit() or len(raw) > 10:
+    if not _an_id(raw):
         raise Http404
     return selectors.event_for(request.user, int(raw))
 
@@ -292,7 +299,7 @@ def event_rsvp_cancel(request, pk):
     event = selectors.event_for(request.user, pk)
     raw = request.POST.get("rsvp", "")
     rsvp = None
-    if raw.isdigit() and len(raw) <= 10:
+    if _an_id(raw):
         rsvp = Rsvp.objects.filter(pk=int(raw), timeslot__event=event, user=request.user).first()
     if rsvp is None:
         messages.error(request, _("You have no answer to this event to cancel."))
@@ -313,7 +320,7 @@ def event_rsvp_cancel(request, pk):
 
 def _chosen_timeslot(slots, raw):
     """The timeslot named by ?slot=, else the one under way or next (selectors.current_timeslot)."""
-    if raw and raw.isdigit() and len(raw) <= 10:
+    if _an_id(raw):
         found = next((slot for slot in slots if slot.pk == int(raw)), None)
         if found is not None:
             return found

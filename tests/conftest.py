@@ -23,6 +23,7 @@ from tenants.models import Organisation
 pytest_plugins = [
     "tests.chapters_fixtures",
     "tests.cms_fixtures",
+    "tests.events_fixtures",
     "tests.mailings_fixtures",
     "tests.multiprocess_fixtures",
     "tests.shop_fixtures",
