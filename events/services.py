@@ -136,6 +136,9 @@ def event_save(
             raise NotAllowed(capabilities.MANAGE)
         if event.status == Event.Status.CANCELLED:
             raise InvalidAction(_("This event is cancelled: copy it to hold it again."))
+        if proposing and event.status != Event.Status.PROPOSED:
+            # A published event moves only to a chapter where the actor manages events.
+            raise NotAllowed(capabilities.MANAGE)
     if chapter.archived:
         raise InvalidAction(_("That chapter is archived."))
     title = title.strip()

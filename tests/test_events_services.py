@@ -456,3 +456,32 @@ def test_a_timeslot_cannot_hold_more_than_its_places_whatever_the_code(meeting):
         with pytest.raises(IntegrityError), transaction.atomic():
             Timeslot.objects.filter(pk=slot.pk).update(taken=11)
         assert Timeslot.objects.get(pk=slot.pk).taken == 0
+
+
+def test_a_coordinator_who_is_only_a_member_elsewhere_cannot_move_a_published_event_there(tree):
+    """With proposals on, belonging to Roubaix lets Lille's coordinator propose there, not carry a
+    published event of Lille's over to Roubaix as it is."""
+    from chapters.models import Membership
+    from events.models import EventSettings
+
+    coordinator = tree.people["coordinator"].user
+    with schema_context("alpha"):
+        EventSettings.objects.update_or_create(pk=1, defaults={"members_propose": True})
+        Membership.objects.create(user=coordinator, chapter=tree.roubaix, status="active", started=timezone.now())
+        forget_grants(coordinator)
+        event = event_make(coordinator, tree.lille, capacity=5)
+        start = timezone.now() + datetime.timedelta(days=5)
+        with pytest.raises(NotAllowed):
+            services.event_save(
+                actor=coordinator, event=event, chapter=tree.roubaix, title="Moved",
+                slots=[(start, start + datetime.timedelta(hours=1))],
+            )  # fmt: skip
+        event.refresh_from_db()
+        assert (event.chapter, event.title, event.status) == (tree.lille, "Public meeting", Event.Status.PUBLISHED)
+        proposal = services.event_save(
+            actor=coordinator,
+            chapter=tree.roubaix,
+            title="In Roubaix",
+            slots=[(start, start + datetime.timedelta(hours=1))],
+        )
+        assert proposal.status == Event.Status.PROPOSED
