@@ -1,6 +1,6 @@
 """Answers racing for an event's places: BENCH_RSVPS (default 2,000) visitors answer a public
 event of BENCH_PLACES (default 500) places at once, through its page's form (POST /events/<pk>/,
-CSRF token and all), on the production layout (config/serving.py: Granian, a worker per core with
+as a browser sends it), on the production layout (config/serving.py: Granian, a worker per core with
 Redis shared between them, without the proxy in front). Every answer must be taken: the first
 BENCH_PLACES going, the rest on the waiting list, nobody over the capacity.
 
@@ -45,8 +45,8 @@ function setup(thread)
   table.insert(threads, thread)
 end
 function init(args)
-  path, host, cookie, token = args[1], args[2], args[3], args[4]
-  total, nthreads = tonumber(args[5]), tonumber(args[6])
+  path, host = args[1], args[2]
+  total, nthreads = tonumber(args[3]), tonumber(args[4])
   budget = math.floor(total / nthreads) + ((index < total % nthreads) and 1 or 0)
   sent, answered, statuses = 0, 0, {}
   -- wrk calls the first thread's request() once before the run, to check it: not a visitor.
@@ -59,10 +59,10 @@ function request()
   end
   local n = index + sent * nthreads
   sent = sent + 1
-  local body = "csrfmiddlewaretoken=" .. token .. "&name=Visitor+" .. n .. "&email=visitor" .. n
+  local body = "name=Visitor+" .. n .. "&email=visitor" .. n
     .. "%40bench.example&phone=&postcode=59000&guests=0&website=" .. ((n % 3 == 0) and "&wants_news=on" or "")
   local headers = {
-    ["Host"] = host, ["Cookie"] = cookie, ["Content-Type"] = "application/x-www-form-urlencoded",
+    ["Host"] = host, ["Content-Type"] = "application/x-www-form-urlencoded",
     ["X-Forwarded-For"] = string.format("10.%d.%d.%d", math.floor(n / 65536) % 256, math.floor(n / 256) % 256, n % 256),
   }
   return wrk.format("POST", path, headers, body)
@@ -165,17 +165,6 @@ def wait_up(port, process):
     raise SystemExit("Granian did not start")
 
 
-def csrf(port, path):
-    """The CSRF cookie and form token a visitor's browser gets with the event's page."""
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Host": HOST})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        cookies = response.headers.get_all("Set-Cookie") or []
-        html = response.read().decode()
-    cookie = next(c.split(";")[0] for c in cookies if c.startswith("csrftoken="))
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
-    return cookie, token
-
-
 def page_rate(port, path):
     """wrk on the plain event page: requests per second, p99 ms, answers other than 200."""
     argv = ["wrk", "-t2", f"-c{min(CONNECTIONS, 64)}", f"-d{SECONDS}s", "--latency", "-s", str(STATUSES)]
@@ -189,7 +178,7 @@ def page_rate(port, path):
     return rps, p99_ms, sum(n for status, n in statuses.items() if status != 200)
 
 
-def post_answers(port, path, cookie, token, event_id, directory):
+def post_answers(port, path, event_id, directory):
     """Every visitor answers; returns (seconds until the last answer was committed, {status: n})."""
     script = Path(directory) / "rsvp.lua"
     script.write_text(RSVP_LUA)
@@ -197,7 +186,7 @@ def post_answers(port, path, cookie, token, event_id, directory):
     argv = [
         "wrk", f"-t{threads}", f"-c{max(CONNECTIONS, threads)}", f"-d{TIME_LIMIT}s", "--timeout", "60s",
         "-s", str(script), f"http://127.0.0.1:{port}{path}",
-        "--", path, HOST, cookie, token, str(RSVPS), str(threads),
+        "--", path, HOST, str(RSVPS), str(threads),
     ]  # fmt: skip
     started = time.perf_counter()
     load = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -250,8 +239,7 @@ def run():
         print(
             f"{'event page, GET (reference)':<34}{page_rps:>10.0f} req/s   p99 {page_p99:.1f} ms   errors {page_errors}"
         )
-        cookie, token = csrf(port, path)
-        elapsed, statuses = post_answers(port, path, cookie, token, event_id, directory)
+        elapsed, statuses = post_answers(port, path, event_id, directory)
     finally:
         server.terminate()
         server.wait(timeout=20)

@@ -3,7 +3,9 @@ come, an event's page with the visitor's answer form, its .ics file, the confirm
 of the answer mails, and a member's private calendar feed.
 
 None of these pages goes through the campaign site's page cache (cms/cache.py serves Wagtail's
-pages only): an event's page shows the places left as they are now, and carries a form.
+pages only): an event's page shows the places left as they are now. Visitors without a session
+share a copy of it kept under a key made of what it shows that changes (_anonymous_page_key), so
+that the copy is never behind the places taken.
 
 The answer form is kept from bots as the campaign site's forms are: a honeypot field, and a rate
 limit per client address and per email address, counted in the cache under keys that carry the
@@ -23,9 +25,10 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from chapters.markdown import render_markdown
@@ -39,6 +42,7 @@ PER_PAGE = 20
 # Answers are counted per client address and per email address over this period (the limits are
 # settings.EVENTS_RSVP_CLIENT_LIMIT and EVENTS_RSVP_ADDRESS_LIMIT).
 RATE_PERIOD = 3600
+PAGE_SECONDS = 60  # a visitor's copy of an event's page, kept while nothing on it changes
 # What events.models.new_token makes; anything else is not looked up (a NUL would not even reach SQL).
 TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -92,17 +96,51 @@ def _detail(request, event, form=None, status=200):
     return TemplateResponse(request, "events/public/detail.html", context, status=status)
 
 
+def _anonymous_page_key(request, event):
+    """The key under which a visitor's copy of the event's page is kept, or None when the page is
+    someone's own (a session: signed in, or a form's errors; flash messages). The key holds what
+    the page shows that changes: the event's last change, each timeslot's places taken, and the
+    minute (a timeslot that ends closes its answers)."""
+    if any(name in request.COOKIES for name in (settings.SESSION_COOKIE_NAME, "messages")):
+        return None
+    taken = ",".join(f"{slot.pk}:{slot.taken}" for slot in event.timeslots.all())
+    minute = int(timezone.now().timestamp() // 60)
+    state = f"{request.get_host()}|{translation.get_language()}|{event.updated.timestamp()}|{taken}|{minute}"
+    digest = hashlib.sha256(state.encode()).hexdigest()[:32]
+    return f"events:page:{connection.schema_name}:{event.pk}:{digest}"
+
+
+def _visitors_page(request, event):
+    """The event's page for a visitor, from the cache when nothing on it changed (on the night of a
+    debate, many visitors open the same page: its header and menu cost most of its time)."""
+    key = _anonymous_page_key(request, event)
+    html = cache.get(key) if key else None
+    if html is not None:
+        return HttpResponse(html)
+    response = _detail(request, event)
+    if key:
+        response.render()
+        cache.set(key, response.content, PAGE_SECONDS)
+    return response
+
+
+# The visitors' form carries no CSRF token, so that the page can be kept for every visitor (the
+# campaign site's sign-up forms do the same): it acts for nobody signed in (a member's POST only
+# shows the page again), and an answer reaches no one's record until its address is confirmed.
+@csrf_exempt
 @never_cache
 @require_http_methods(["GET", "POST"])
 def event_detail(request, pk):
     """An event's page; a visitor answers from it (a member answers from the members' area)."""
-    event = Event.objects.select_related("chapter").filter(pk=pk).first()
+    event = Event.objects.select_related("chapter").prefetch_related("timeslots").filter(pk=pk).first()
     if event is None:
         raise Http404
     if not services.may_see(AnonymousUser(), event):
         if services.may_see(request.user, event):  # a member's link to an event only members see
             return redirect("event", pk=event.pk)
         raise Http404
+    if request.method == "GET" and not request.user.is_authenticated:
+        return _visitors_page(request, event)
     if request.method == "GET" or request.user.is_authenticated:
         return _detail(request, event)
     _all, slots = _slots(event)

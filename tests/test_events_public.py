@@ -7,7 +7,9 @@ import re
 
 import pytest
 from django.core import mail
+from django.db import connection
 from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.urls import clear_url_caches
 from django.utils import timezone
 from django_tenants.utils import schema_context
@@ -611,16 +613,37 @@ def test_the_coming_up_block_lists_the_public_events_of_every_chapter(anonymous,
     assert "Members only" not in block
 
 
-def test_the_events_pages_are_not_kept_in_the_page_cache(anonymous, site_tree):
+def test_a_visitors_copy_of_the_event_page_follows_its_places_and_its_changes(anonymous, site_tree):
+    """Visitors share a copy of the page (its header and menu cost most of it), kept only while
+    nothing on it changes: the places taken and the event itself are part of its key."""
     event = make_event(site_tree, "Picnic", capacity=5)
     assert "5 places left" in html(anonymous.get(f"/events/{event.pk}/"))
-    answer(Client(HTTP_HOST=HOST), event, guests="1")
+    with CaptureQueriesContext(connection) as again:
+        assert "5 places left" in html(anonymous.get(f"/events/{event.pk}/"))
+    other = make_event(site_tree, "Other")
+    with CaptureQueriesContext(connection) as fresh:  # a page never shown: rendered in full
+        assert "Other" in html(anonymous.get(f"/events/{other.pk}/"))
+    assert len(again) < len(fresh) - 5, "the unchanged page was not served from the copy"
 
+    # Answering without a CSRF token, as the form does: the page carries none, so it can be shared.
+    strict = Client(HTTP_HOST=HOST, enforce_csrf_checks=True)
+    assert "csrfmiddlewaretoken" not in html(strict.get(f"/events/{event.pk}/"))
+    assert (
+        strict.post(f"/events/{event.pk}/", {"name": "Ana", "email": "ana@example.org", "guests": "1"}).status_code
+        == 200
+    )
     response = anonymous.get(f"/events/{event.pk}/")
-
     assert "3 places left" in html(response)
     assert "X-Cache" not in response
     assert "X-Accel-Expires" not in response
+
+    with schema_context("alpha"):
+        start, end = event.timeslots.get().start, event.timeslots.get().end
+        services.event_save(
+            actor=site_tree.founder, event=event, chapter=event.chapter, title="Picnic by the river",
+            slots=[(start, end)], capacity=5,
+        )  # fmt: skip
+    assert "Picnic by the river" in html(anonymous.get(f"/events/{event.pk}/"))
 
 
 # Hostile input ----------------------------------------------------------------------------------
