@@ -363,6 +363,20 @@ def rsvp_public(*, timeslot, name, email, phone="", postcode="", guests=0, wants
     return rsvp, True
 
 
+def _news_consent(source):
+    """The consent to hear about the organisation's events by email, in the words the person ticked."""
+    return [
+        {
+            "channel": Channel.EMAIL,
+            "purpose": Purpose.EVENTS,
+            "status": Consent.Status.GRANTED,
+            "basis": Consent.Basis.EXPLICIT_CONSENT,
+            "wording": str(NEWS_WORDING),
+            "source": source,
+        }
+    ]
+
+
 def _summary(rsvp):
     event = rsvp.timeslot.event
     when = timezone.localtime(rsvp.timeslot.start).strftime("%Y-%m-%d %H:%M")
@@ -379,18 +393,7 @@ def rsvp_confirm(*, rsvp):
     if rsvp.confirmed_at is not None:
         return rsvp
     event = rsvp.timeslot.event
-    consents = []
-    if rsvp.wants_news:
-        consents.append(
-            {
-                "channel": Channel.EMAIL,
-                "purpose": Purpose.EVENTS,
-                "status": Consent.Status.GRANTED,
-                "basis": Consent.Basis.EXPLICIT_CONSENT,
-                "wording": str(NEWS_WORDING),
-                "source": _("RSVP to %(event)s") % {"event": event.title},
-            }
-        )
+    consents = _news_consent(_("RSVP to %(event)s") % {"event": event.title}) if rsvp.wants_news else []
     person, _created = people_services.person_record(
         source=Source.EVENT,
         source_detail=event.title,
@@ -539,18 +542,7 @@ def walk_in_add(*, actor, timeslot, name, email="", phone="", postcode="", wants
     name = " ".join(name.split())[:150]
     if not name and not email and not number:
         raise InvalidAction(_("Give at least a name, an email address or a phone number."))
-    consents = []
-    if wants_news and email:
-        consents.append(
-            {
-                "channel": Channel.EMAIL,
-                "purpose": Purpose.EVENTS,
-                "status": Consent.Status.GRANTED,
-                "basis": Consent.Basis.EXPLICIT_CONSENT,
-                "wording": str(NEWS_WORDING),
-                "source": _("Walk-in at %(event)s") % {"event": event.title},
-            }
-        )
+    consents = _news_consent(_("Walk-in at %(event)s") % {"event": event.title}) if wants_news and email else []
     person, _created = people_services.person_record(
         source=Source.EVENT, source_detail=event.title, email=email, phone=number, full_name=name,
         postcode=postcode, actor=actor, consents=consents, chapter=event.chapter,

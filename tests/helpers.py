@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -14,6 +15,7 @@ from unittest import mock
 from urllib.parse import quote
 
 from django.db import connection
+from django_tenants.utils import schema_context
 
 from tenancy import task_worker
 
@@ -151,3 +153,30 @@ def running_stack(log_name, port=None, **env):
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def race(calls, schema="alpha"):
+    """Run every call at the same moment, each in its own thread with its own connection to the
+    schema (real parallel transactions). Returns what each returned or raised, in order."""
+    barrier = threading.Barrier(len(calls))
+    results = [None] * len(calls)
+
+    def run(index, call):
+        try:
+            with schema_context(schema):
+                assert connection.settings_dict["NAME"].startswith("test_")
+                connection.ensure_connection()
+                barrier.wait(timeout=30)
+                results[index] = call()
+        except Exception as error:  # noqa: BLE001 - the test inspects whatever happened
+            results[index] = error
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(index, call)) for index, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a call is stuck: a deadlock?"
+    return results

@@ -4,13 +4,11 @@ person's cancelling, more places and walk-ins; who may see which event; and answ
 last places on real parallel connections never overfill a timeslot and are never lost."""
 
 import datetime
-import threading
 import uuid
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core import mail
-from django.db import connection
 from django.db.models import F, Sum
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
@@ -34,6 +32,7 @@ from tests.events_fixtures import (
     visitor,
     worker_runs,
 )
+from tests.helpers import race
 
 GOING, WAITING, CANCELLED = Rsvp.Status.GOING, Rsvp.Status.WAITING, Rsvp.Status.CANCELLED
 
@@ -273,33 +272,6 @@ def test_a_proposal_opens_for_answers_only_once_a_coordinator_publishes_it(tree)
 
 
 # Racing for the last places, on real parallel connections ----------------------------------------------
-
-
-def race(calls):
-    """Run every call at the same moment, each in its own thread with its own connection to alpha.
-    Returns what each returned or raised, in order."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(index, call):
-        try:
-            with schema_context("alpha"):
-                assert connection.settings_dict["NAME"].startswith("test_")
-                connection.ensure_connection()
-                barrier.wait(timeout=30)
-                results[index] = call()
-        except Exception as error:  # noqa: BLE001 - the test inspects whatever happened
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(index, call)) for index, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "an answer is stuck: a deadlock?"
-    return results
 
 
 class CommittedMeeting:

@@ -1,7 +1,6 @@
 """The stock ledger: every move changes the levels as documented, nothing goes negative, moves are
 never rewritten, who may move what, and buyers racing on real parallel connections never oversell."""
 
-import threading
 import uuid
 
 import pytest
@@ -16,6 +15,7 @@ from chapters import services as chapter_services
 from chapters.models import AuditEntry, Chapter
 from shop import services
 from shop.models import ChapterOrder, Product, PublicOrder, ShopSettings, StockLevel, StockMove, Variant
+from tests.helpers import race
 
 NotAllowed, InvalidAction, StockShort = services.NotAllowed, services.InvalidAction, services.StockShort
 
@@ -505,33 +505,6 @@ class Committed:
         if not self.settings_existed:
             ShopSettings.objects.filter(pk=1).delete()
         assert self._counts() == self.counts, "the race left nothing behind"
-
-
-def race(calls):
-    """Run every call at the same moment, each in its own thread with its own connection to alpha.
-    Returns what each returned or raised, in order."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(index, call):
-        try:
-            with schema_context("alpha"):
-                assert connection.settings_dict["NAME"].startswith("test_")
-                connection.ensure_connection()
-                barrier.wait(timeout=30)
-                results[index] = call()
-        except Exception as error:  # noqa: BLE001 - the test inspects whatever happened
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(index, call)) for index, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a buyer is stuck: a deadlock?"
-    return results
 
 
 def place(variant_pk, quantity, index):
