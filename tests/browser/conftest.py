@@ -104,3 +104,26 @@ def screenshot(page, name):
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def verified_user(email, full_name):
+    """A member account whose address is confirmed (signing in needs it), in the current schema."""
+    from allauth.account.models import EmailAddress
+
+    from accounts.models import User
+    from tests.conftest import PASSWORD
+
+    user = User.objects.create_user(email=email, password=PASSWORD, full_name=full_name)
+    EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
+    return user
+
+
+def sign_in(page, port, email):
+    """Sign in to alpha's member app as `email`, through the login form."""
+    from tests.conftest import PASSWORD
+
+    page.goto(f"http://alpha.localhost:{port}/accounts/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign In").click()
+    page.wait_for_url(f"http://alpha.localhost:{port}/app/")

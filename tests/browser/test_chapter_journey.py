@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from accounts.models import User
 from chapters.models import Announcement, Chapter, Membership, Role, RoleAssignment
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import screenshot, sign_in
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -46,14 +46,6 @@ def committed_chapter(organisations, django_db_blocker):
         User.objects.filter(
             email__in=["coord.lyon@alpha.example", "fellow@alpha.example", "joiner@alpha.example"]
         ).delete()
-
-
-def sign_in(page, port, email):
-    page.goto(f"http://alpha.localhost:{port}/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
-    page.wait_for_url(f"http://alpha.localhost:{port}/app/")
 
 
 def test_join_approve_read_and_find_a_fellow_member(browser, server_port, committed_chapter):

@@ -6,7 +6,6 @@ import datetime
 import re
 
 import pytest
-from allauth.account.models import EmailAddress
 from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
@@ -19,9 +18,8 @@ from events import services
 from events.models import Event, Reminder, Rsvp
 from people.models import Activity, Person
 from shop.models import Product, Variant
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import screenshot, sign_in, verified_user
 from tests.browser.test_accessibility import violations
-from tests.conftest import PASSWORD
 from tests.helpers import filed_mail, manage
 
 pytestmark = pytest.mark.browser
@@ -33,20 +31,6 @@ PRODUCT_SLUG = "events-journey-leaflets"
 LEAFLET = "Climate leaflet A5"  # the variant as the shop lists it: the product's name and its size
 VISITOR = f"ines@{DOMAIN}"
 LOCAL = "%Y-%m-%dT%H:%M"  # what a datetime-local input takes
-
-
-def verified_user(email, full_name):
-    user = User.objects.create_user(email=email, password=PASSWORD, full_name=full_name)
-    EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
-    return user
-
-
-def sign_in(page, base, email):
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
-    page.wait_for_url(f"{base}/app/")
 
 
 def local_day(days, hour, minute=0):
@@ -148,7 +132,7 @@ def test_a_coordinator_creates_a_leafleting_with_its_leaflets_and_it_shows_on_th
     base = f"http://alpha.localhost:{server_port}"
     start, end = local_day(10, 10), local_day(10, 12, 30)
     page = new_page()
-    sign_in(page, base, COORDINATOR)
+    sign_in(page, server_port, COORDINATOR)
 
     page.get_by_role("navigation").get_by_role("link", name="Events", exact=True).click()
     page.wait_for_url(f"{base}/app/events/")
@@ -383,7 +367,7 @@ def test_an_organiser_checks_people_in_on_a_phone_and_adds_a_walk_in(
     base = f"http://alpha.localhost:{server_port}"
     event = door_event
     phone = new_page(viewport={"width": 375, "height": 740}, has_touch=True, is_mobile=True, device_scale_factor=2)
-    sign_in(phone, base, COORDINATOR)
+    sign_in(phone, server_port, COORDINATOR)
     phone.goto(f"{base}/app/events/{event.pk}/")
     phone.get_by_role("link", name="Attendees and check-in").click()
     phone.wait_for_url(f"{base}/app/events/{event.pk}/attendees/")

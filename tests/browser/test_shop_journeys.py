@@ -3,7 +3,6 @@ them until the chapter receives them; a visitor buys a T-shirt through (a local 
 Checkout and sees the order paid once the webhook arrived."""
 
 import pytest
-from allauth.account.models import EmailAddress
 from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
@@ -24,8 +23,7 @@ from shop.models import (
     StripeEvent,
 )
 from shop.stripe_fake import FakeStripe
-from tests.browser.conftest import screenshot
-from tests.conftest import PASSWORD
+from tests.browser.conftest import screenshot, sign_in, verified_user
 from tests.helpers import free_port, running_stack
 
 pytestmark = pytest.mark.browser
@@ -78,20 +76,6 @@ def new_page(browser):
     yield open_page
     for context in contexts:
         context.close()
-
-
-def verified_user(email, full_name):
-    user = User.objects.create_user(email=email, password=PASSWORD, full_name=full_name)
-    EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
-    return user
-
-
-def sign_in(page, port, email):
-    page.goto(f"http://alpha.localhost:{port}/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
-    page.wait_for_url(f"http://alpha.localhost:{port}/app/")
 
 
 @pytest.fixture
