@@ -8,6 +8,7 @@ from django import forms
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from chapters import signals as chapter_signals
 from events import services
@@ -263,8 +264,12 @@ class ReportForm(forms.Form):
 
 class StatsForm(forms.Form):
     chapter = forms.ChoiceField(label=_("Chapter"), required=False)
-    first = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    last = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    first = forms.DateField(
+        label=pgettext_lazy("period", "From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    last = forms.DateField(
+        label=pgettext_lazy("period", "To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
 
     def __init__(self, *args, chapters, **kwargs):
         super().__init__(*args, **kwargs)
