@@ -91,7 +91,7 @@ class RsvpForm(forms.Form):
         label=_("Your phone number"),
         max_length=40,
         required=False,
-        help_text=_("Optional: for a reminder by text message if you agree to them."),
+        help_text=_("Optional: for reminders by text message, if you tick the box below."),
         widget=forms.TextInput(attrs={"autocomplete": "tel", "type": "tel"}),
     )
     postcode = forms.CharField(
@@ -100,6 +100,7 @@ class RsvpForm(forms.Form):
         required=False,
         widget=forms.TextInput(attrs={"autocomplete": "postal-code", "size": 8}),
     )
+    wants_texts = forms.BooleanField(label=services.TEXTS_WORDING, required=False)
     wants_news = forms.BooleanField(label=services.NEWS_WORDING, required=False)
     # Left empty by people, filled by bots: they are told to check their mailbox and nothing happens.
     website = forms.CharField(
@@ -126,7 +127,7 @@ class RsvpForm(forms.Form):
                 required=False,
             )
             # Before the box and the honeypot, after the details.
-            self.order_fields([name for name in self.fields if name not in ("wants_news", HONEYPOT)])
+            self.order_fields([name for name in self.fields if name not in ("wants_texts", "wants_news", HONEYPOT)])
 
     def is_bot(self):
         return bool(self.data.get(HONEYPOT, "").strip())
@@ -140,6 +141,12 @@ class RsvpForm(forms.Form):
         except InvalidAction as error:
             raise forms.ValidationError(str(error)) from error
         return number
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("wants_texts") and not cleaned.get("phone") and "phone" not in self.errors:
+            self.add_error("phone", _("Give your phone number to get reminders by text message."))
+        return cleaned
 
     def clean_guests(self):
         return self.cleaned_data["guests"] or 0

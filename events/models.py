@@ -156,6 +156,7 @@ class Rsvp(models.Model):
     postcode = models.CharField(_("postcode"), max_length=10, blank=True)
     language = models.CharField(max_length=10, blank=True)
     wants_news = models.BooleanField(default=False)  # ticked "keep me informed"; recorded on confirmation
+    wants_texts = models.BooleanField(default=False)  # ticked "remind me by text"; recorded on confirmation
     base_url = models.URLField(blank=True)  # the site it was answered on, for the links in its mails
     token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
     created = models.DateTimeField(default=timezone.now)

@@ -31,6 +31,7 @@ MAX_CAPACITY = 100_000
 MAX_MATERIAL_QUANTITY = 1_000_000
 
 # Lazy: the box shows it, and the consent records it, in the language of the page it was ticked on.
+TEXTS_WORDING = gettext_lazy("Send me reminders of the events I answer by text message.")
 NEWS_WORDING = gettext_lazy("Keep me informed of this organisation's events and campaigns by email.")
 
 
@@ -321,7 +322,19 @@ def rsvp_member(*, actor, timeslot, guests=0, base_url=""):
     return rsvp, True
 
 
-def rsvp_public(*, timeslot, name, email, phone="", postcode="", guests=0, wants_news=False, language="", base_url=""):
+def rsvp_public(
+    *,
+    timeslot,
+    name,
+    email,
+    phone="",
+    postcode="",
+    guests=0,
+    wants_news=False,
+    wants_texts=False,
+    language="",
+    base_url="",
+):
     """A visitor answers from the campaign site. Their answer holds its place now; their person is
     created or enriched when they confirm their address from the mail this sends (double opt-in).
     Answering again with the same address changes nothing and sends the mail again."""
@@ -356,6 +369,7 @@ def rsvp_public(*, timeslot, name, email, phone="", postcode="", guests=0, wants
                 postcode="".join(postcode.split()).upper()[:10],
                 language=language if language in dict(settings.LANGUAGES) else event.language,
                 wants_news=bool(wants_news),
+                wants_texts=bool(wants_texts) and bool(number),
                 base_url=base_url,
             )
         )
@@ -363,15 +377,15 @@ def rsvp_public(*, timeslot, name, email, phone="", postcode="", guests=0, wants
     return rsvp, True
 
 
-def _news_consent(source):
-    """The consent to hear about the organisation's events by email, in the words the person ticked."""
+def _consent(channel, wording, source):
+    """A consent about events the person gave by ticking a box, in the words of the box."""
     return [
         {
-            "channel": Channel.EMAIL,
+            "channel": channel,
             "purpose": Purpose.EVENTS,
             "status": Consent.Status.GRANTED,
             "basis": Consent.Basis.EXPLICIT_CONSENT,
-            "wording": str(NEWS_WORDING),
+            "wording": str(wording),
             "source": source,
         }
     ]
@@ -393,7 +407,10 @@ def rsvp_confirm(*, rsvp):
     if rsvp.confirmed_at is not None:
         return rsvp
     event = rsvp.timeslot.event
-    consents = _news_consent(_("RSVP to %(event)s") % {"event": event.title}) if rsvp.wants_news else []
+    source = _("RSVP to %(event)s") % {"event": event.title}
+    consents = _consent(Channel.EMAIL, NEWS_WORDING, source) if rsvp.wants_news else []
+    if rsvp.wants_texts and rsvp.phone:
+        consents += _consent(Channel.SMS, TEXTS_WORDING, source)
     person, _created = people_services.person_record(
         source=Source.EVENT,
         source_detail=event.title,
@@ -542,7 +559,8 @@ def walk_in_add(*, actor, timeslot, name, email="", phone="", postcode="", wants
     name = " ".join(name.split())[:150]
     if not name and not email and not number:
         raise InvalidAction(_("Give at least a name, an email address or a phone number."))
-    consents = _news_consent(_("Walk-in at %(event)s") % {"event": event.title}) if wants_news and email else []
+    source = _("Walk-in at %(event)s") % {"event": event.title}
+    consents = _consent(Channel.EMAIL, NEWS_WORDING, source) if wants_news and email else []
     person, _created = people_services.person_record(
         source=Source.EVENT, source_detail=event.title, email=email, phone=number, full_name=name,
         postcode=postcode, actor=actor, consents=consents, chapter=event.chapter,

@@ -163,6 +163,7 @@ def event_detail(request, pk):
             postcode=data["postcode"],
             guests=data.get("guests", 0),
             wants_news=data["wants_news"],
+            wants_texts=data["wants_texts"],
             base_url=request.build_absolute_uri("/"),
             language=request.LANGUAGE_CODE,
         )

@@ -348,6 +348,27 @@ def test_confirming_without_asking_for_news_records_no_consent(anonymous, site_t
         assert not Consent.objects.filter(person=rsvp.person).exists()
 
 
+def test_a_visitor_who_asks_for_text_reminders_consents_to_them_on_confirming(anonymous, site_tree):
+    event = make_event(site_tree, "Picnic")
+    refused = answer(anonymous, event, email="texts@example.org", wants_texts="on")
+    assert refused.status_code == 400
+    assert "Give your phone number to get reminders by text message." in html(refused)
+    assert rsvps() == []
+
+    answer(anonymous, event, email="texts@example.org", phone="06 12 34 56 78", wants_texts="on")
+    [rsvp] = rsvps()
+    with schema_context("alpha"):
+        assert not Person.objects.filter(emails__email="texts@example.org").exists(), "nobody before confirming"
+    anonymous.post(f"/events/rsvp/{rsvp.token}/confirm/")
+
+    with schema_context("alpha"):
+        person = Person.objects.get(emails__email="texts@example.org")
+        assert person.consents == ["sms:events"]
+        consent = Consent.objects.get(person=person)
+        assert (consent.channel, consent.purpose, consent.basis) == ("sms", "events", "explicit_consent")
+        assert consent.wording == str(services.TEXTS_WORDING)
+
+
 def test_a_full_timeslot_puts_the_visitor_on_the_waiting_list_and_says_where(anonymous, site_tree):
     event = make_event(site_tree, "Picnic", capacity=1)
     answer(anonymous, event, email="first@example.org")
