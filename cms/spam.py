@@ -6,19 +6,15 @@ limit counts submissions per client address and per organisation in the cache (t
 the schema), CMS_SIGNUP_RATE_LIMIT ("5/h" by default).
 """
 
-import hashlib
-
 from django import forms
 from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
-from tenancy import clients
+from tenancy import clients, rates
 
 HONEYPOT = "website"
-PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def with_honeypot(form):
@@ -36,8 +32,7 @@ def is_bot(data):
 
 
 def _limit():
-    count, _slash, period = settings.CMS_SIGNUP_RATE_LIMIT.partition("/")
-    return int(count), PERIODS[period[-1]] * int(period[:-1] or 1)
+    return rates.parse(settings.CMS_SIGNUP_RATE_LIMIT)
 
 
 def client_address(request):
@@ -46,16 +41,7 @@ def client_address(request):
 
 def over_limit(request):
     """Count this submission; True when the client sent too many in the period."""
-    allowed, seconds = _limit()
-    digest = hashlib.sha256(client_address(request).encode()).hexdigest()[:24]
-    key = f"cms:signup-rate:{digest}"
-    if cache.add(key, 1, seconds):
-        return False
-    try:
-        return cache.incr(key) > allowed
-    except ValueError:  # expired between the two calls
-        cache.set(key, 1, seconds)
-        return False
+    return not rates.within("cms:signup-rate", client_address(request), *_limit())
 
 
 def too_many_response(request):

@@ -10,7 +10,7 @@ from chapters.models import Chapter
 from chapters.services import InvalidAction
 from events import services
 from events.models import Event
-from events.selectors_public import normalise_postcode
+from events.selectors import normalise_postcode
 from people import services as people_services
 
 HONEYPOT = "website"
@@ -54,7 +54,7 @@ class EventFilterForm(forms.Form):
         return _postcode(self.cleaned_data["postcode"])
 
     def filters(self):
-        """The filters for selectors_public.public_events, from the fields given correctly."""
+        """The filters for selectors.public_events, from the fields given correctly."""
         self.is_valid()
         data = self.cleaned_data
         since = data.get("since")

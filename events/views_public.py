@@ -33,15 +33,16 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from chapters.markdown import render_markdown
 from chapters.services import InvalidAction
-from events import calendar, selectors, selectors_public, services
+from events import calendar, selectors, services
 from events.forms_public import EventFilterForm, RsvpForm, slot_label
 from events.models import CalendarFeed, Event, Rsvp
-from tenancy import clients
+from tenancy import clients, rates
 
 PER_PAGE = 20
 # Answers are counted per client address and per email address over this period (the limits are
 # settings.EVENTS_RSVP_CLIENT_LIMIT and EVENTS_RSVP_ADDRESS_LIMIT).
 RATE_PERIOD = 3600
+RATE_KEY = "events:rsvp-rate"
 PAGE_SECONDS = 60  # a visitor's copy of an event's page, kept while nothing on it changes
 # What events.models.new_token makes; anything else is not looked up (a NUL would not even reach SQL).
 TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -51,7 +52,7 @@ TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 def event_list(request):
     form = EventFilterForm(request.GET or None)
     filters = form.filters() if form.is_bound else {}
-    events = selectors_public.public_events(**filters)
+    events = selectors.public_events(**filters)
     page = Paginator(events, PER_PAGE).get_page(request.GET.get("page"))
     now = timezone.now()
     for event in page:
@@ -178,23 +179,12 @@ def event_detail(request, pk):
     return TemplateResponse(request, "events/public/sent.html", context)
 
 
-def _counted(kind, value, allowed):
-    """Count one more answer for this client or address; False once past the limit."""
-    digest = hashlib.sha256(value.encode()).hexdigest()[:24]
-    key = f"events:rsvp-rate:{connection.schema_name}:{kind}:{digest}"
-    if cache.add(key, 1, RATE_PERIOD):
-        return True
-    try:
-        return cache.incr(key) <= allowed
-    except ValueError:  # expired between the two calls
-        cache.set(key, 1, RATE_PERIOD)
-        return True
-
-
 def _over_limit(request, email):
     return not (
-        _counted("client", clients.client_address(request), settings.EVENTS_RSVP_CLIENT_LIMIT)
-        and _counted("address", email.lower(), settings.EVENTS_RSVP_ADDRESS_LIMIT)
+        rates.within(
+            f"{RATE_KEY}:client", clients.client_address(request), settings.EVENTS_RSVP_CLIENT_LIMIT, RATE_PERIOD
+        )
+        and rates.within(f"{RATE_KEY}:address", email.lower(), settings.EVENTS_RSVP_ADDRESS_LIMIT, RATE_PERIOD)
     )
 
 
@@ -277,7 +267,7 @@ def calendar_feed(request, token):
     if feed is None or not feed.user.is_active:
         raise Http404
     body = calendar.feed_ics(
-        selectors_public.feed_answers(feed),
+        selectors.feed_answers(feed),
         name=_("My events · %(organisation)s") % {"organisation": request.tenant.name},
         url_for=lambda event: request.build_absolute_uri(reverse("event", args=[event.pk])),
         host=_host(request),

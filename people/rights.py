@@ -11,12 +11,10 @@ in and use their profile's "my data" and "erase my account", which also close th
 
 import dataclasses
 import datetime
-import hashlib
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import signing
-from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.template.loader import render_to_string
@@ -26,12 +24,11 @@ from django.utils.translation import gettext as _
 from chapters.services import InvalidAction, audit
 from people import services, signals
 from people.models import Channel, Consent, Person, Purpose
-from tenancy import crypto
+from tenancy import crypto, rates
 from tenancy.tasks import tenant_task
 
 LINK_HOURS = 24
 SOURCE = "rights page"
-PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # The pairs a person may consent to, in the order the page shows them.
 CONSENTS = [(channel, purpose) for channel in Channel.values for purpose in Purpose.values]
 
@@ -108,20 +105,12 @@ def holdings_for(email):
 
 
 def _rate(setting, default):
-    count, _slash, period = getattr(settings, setting, default).partition("/")
-    return int(count), PERIODS[period[-1]] * int(period[:-1] or 1)
+    return rates.parse(getattr(settings, setting, default))
 
 
 def _counted(kind, value, allowed, seconds):
-    """Count one more request under the key; True while within `allowed` in the period."""
-    key = f"people:rights:{kind}:{hashlib.sha256(value.encode()).hexdigest()[:32]}"
-    if cache.add(key, 1, seconds):
-        return allowed >= 1
-    try:
-        return cache.incr(key) <= allowed
-    except ValueError:  # expired between the two calls
-        cache.set(key, 1, seconds)
-        return True
+    """Count one more request; True while within `allowed` in the period."""
+    return rates.within(f"people:rights:{kind}", value, allowed, seconds)
 
 
 def rights_request(*, email, client, link_root, profile_url, organisation_name):
