@@ -127,3 +127,23 @@ def sign_in(page, port, email):
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign In").click()
     page.wait_for_url(f"http://alpha.localhost:{port}/app/")
+
+
+@pytest.fixture
+def new_page(browser):
+    """Opens a page in a browser context of its own (signed in nowhere; desktop-sized unless a
+    viewport is given); every context is closed before the test's committed data is cleaned up
+    (request this fixture after the data's)."""
+    contexts = []
+
+    def open_page(**options):
+        options.setdefault("viewport", {"width": 1280, "height": 900})
+        context = browser.new_context(locale="en-GB", **options)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()

@@ -89,25 +89,6 @@ def arras(organisations, django_db_blocker):
             DBTaskResult.objects.filter(task_path__startswith="events.tasks.", enqueued_at__gte=started).delete()
 
 
-@pytest.fixture
-def new_page(browser):
-    """Opens a page in a browser context of its own (signed in nowhere); every context is closed
-    before the test's committed data is cleaned up (request this fixture after the data's)."""
-    contexts = []
-
-    def open_page(**options):
-        options.setdefault("viewport", {"width": 1280, "height": 900})
-        context = browser.new_context(locale="en-GB", **options)
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        return page
-
-    yield open_page
-    for context in contexts:
-        context.close()
-
-
 def event_make(arras, *, title, start, end, capacity=None, **fields):
     """A published public event of Arras with one timeslot, saved by its coordinator."""
     return services.event_save(

@@ -31,24 +31,6 @@ COORDINATOR = "coord.brest@alpha.example"
 CHAPTER_SLUGS = ["brest-journey", "quimper-journey"]
 
 
-@pytest.fixture
-def new_page(browser):
-    """Opens a page in a browser context of its own; every context is closed before the test's
-    committed data is cleaned up (request this fixture after the data's)."""
-    contexts = []
-
-    def open_page():
-        context = browser.new_context(locale="en-GB", viewport={"width": 1280, "height": 900})
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        return page
-
-    yield open_page
-    for context in contexts:
-        context.close()
-
-
 # A visitor signs a petition ----------------------------------------------------------------------
 
 
