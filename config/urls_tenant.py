@@ -31,6 +31,7 @@ urlpatterns = [
     path("app/people/", include("people.urls")),
     path("app/mailings/", include("mailings.urls")),
     path("app/events/", include("events.urls")),
+    path("app/calls/", include("calls.urls")),
     path("app/", include("chapters.urls")),
     # Wagtail's deliberate crash page answers a 500 to anyone: no such page here.
     path("cms/failwhale/", lambda request: HttpResponseNotFound(), name="cms_error_test_disabled"),

@@ -466,6 +466,32 @@ def activity_record(*, person, kind, summary="", actor=None, target=None, detail
     )
 
 
+def answers_record(*, person, actor, summary, tags=(), fields=None, details=None, target=None, kind=Activity.Kind.CALL):
+    """What a person said to a feature app (a call's survey) goes into their record: tags added
+    (created as needed), custom fields set, one activity on the timeline. The feature app has
+    checked that the actor may record it (a caller of a campaign holds no people capability). A
+    value that does not fit its field stays on the timeline only. Returns the activity."""
+    with transaction.atomic():
+        if tags:
+            through = Person.tags.through
+            through.objects.bulk_create(
+                [through(person_id=person.pk, tag_id=tag.pk) for tag in _tags_named(tags)], ignore_conflicts=True
+            )
+        values = {}
+        known = {field.key: field for field in CustomField.objects.filter(key__in=list(fields or {}))}
+        for key, raw in (fields or {}).items():
+            if key in known:
+                try:
+                    values[key] = field_value(known[key], raw)
+                except InvalidAction:
+                    continue
+        if values:
+            Person.objects.filter(pk=person.pk).update(
+                fields=RawSQL("fields || %s::jsonb", [json.dumps(values)]), updated=timezone.now()
+            )
+        return activity_record(person=person, kind=kind, actor=actor, summary=summary, target=target, details=details)
+
+
 def note_add(*, actor, person, text):
     access.require(actor, capabilities.EDIT, person)
     text = text.strip()

@@ -90,6 +90,7 @@ TENANT_APPS = [
     "people",
     "mailings",
     "events",
+    "calls",
     "chat",
     "shop",
     "cms",
@@ -297,6 +298,12 @@ EVENTS_UNCONFIRMED_HOURS = env.int("EVENTS_UNCONFIRMED_HOURS", default=48)
 # Visitors' answers to events accepted per hour from one client address, and for one email address.
 EVENTS_RSVP_CLIENT_LIMIT = env.int("EVENTS_RSVP_CLIENT_LIMIT", default=20)
 EVENTS_RSVP_ADDRESS_LIMIT = env.int("EVENTS_RSVP_ADDRESS_LIMIT", default=5)
+# Phone banks: how long a caller holds the person they were given (their open page renews it every
+# minute; a caller who vanishes gives the person back when it lapses), how far ahead a call back may
+# be set, and how long after its time a call back stays reserved for the caller who promised it.
+CALLS_LEASE_SECONDS = env.int("CALLS_LEASE_SECONDS", default=180)
+CALLS_CALL_BACK_DAYS = env.int("CALLS_CALL_BACK_DAYS", default=60)
+CALLS_CALL_BACK_KEPT_MINUTES = env.int("CALLS_CALL_BACK_KEPT_MINUTES", default=60)
 
 # Email: the console unless EMAIL_URL (smtp+tls://user:password@host:587, or smtps:// or smtp+ssl://) or an
 # Anymail provider (ANYMAIL_PROVIDER=brevo plus its ANYMAIL_* settings) is given.

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from accounts.models import User
+from calls import demo as demo_calls
 from chapters import services as chapter_services
 from chapters.models import Announcement, Chapter, Document, Membership, Role, RoleAssignment
 from chat.models import Mention, Message, Report, Room, RoomMember
@@ -100,6 +101,13 @@ class Command(BaseCommand):
             )
             if events:
                 self.stdout.write(f"Seeded {events} events and their answers.")
+            calls = demo_calls.seed(
+                organiser,
+                coordinator=User.objects.filter(email=demo.COORDINATOR_EMAIL).first(),
+                member=User.objects.filter(email=demo.MEMBER_EMAIL).first(),
+            )
+            if calls:
+                self.stdout.write(f"Seeded the phone bank “Rappel mobilisation” and {calls} calls.")
             # Demo logins work at once: their addresses count as verified.
             for user in User.objects.filter(email__in=[email for _label, email in demo.LOGINS]):
                 EmailAddress.objects.update_or_create(
