@@ -44,7 +44,7 @@ def default_days():
 class Campaign(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", _("Draft")
-        OPEN = "open", _("Open")
+        OPEN = "open", pgettext_lazy("campaign", "Open")
         PAUSED = "paused", pgettext_lazy("campaign", "Paused")
         CLOSED = "closed", pgettext_lazy("campaign", "Closed")
 
