@@ -2,7 +2,7 @@
 
 Organisers: who holds `calls.manage` on the campaign's chapter (roles apply downwards) create,
 change, open and close it, watch its dashboard and export its results. Callers: the members of the
-chapter and of those below it (a campaign "for the chapter's members"), or the people invited to
+chapter and of those below it (a campaign "for the chapter's members"), and the people invited to
 it; organisers may always call too. Everything else is a 404, whether the campaign exists or not.
 """
 
@@ -25,8 +25,9 @@ def may_call(user, campaign):
         return False
     if may_manage(user, campaign):
         return True
-    if campaign.callers == Campaign.Callers.MEMBERS:
-        return chapter_access.belongs_within(user, campaign.chapter)
+    if campaign.callers == Campaign.Callers.MEMBERS and chapter_access.belongs_within(user, campaign.chapter):
+        return True
+    # Invited callers call in either kind of campaign (a members' campaign may invite help from elsewhere).
     return Caller.objects.filter(campaign=campaign, user=user).exists()
 
 

@@ -37,7 +37,7 @@ def _on_commit(campaign_id, message):
     transaction.on_commit(lambda: _publish(group, message))
 
 
-def call_recorded(call, questions):
+def call_recorded(call, questions, *, done):
     closed = {str(question.pk) for question in questions if question.kind != Question.Kind.TEXT}
     frame = {
         "type": "call",
@@ -46,6 +46,7 @@ def call_recorded(call, questions):
         "at": call.ended.isoformat(),
         "answers": {key: value for key, value in call.answers.items() if key in closed},
         "answered": sorted(call.answers),
+        "done": done,  # the person left the list with this call
     }
     _on_commit(call.campaign_id, {"type": "calls.call", "frame": frame})
 

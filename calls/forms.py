@@ -48,6 +48,7 @@ class CampaignForm(forms.Form):
     calling_days = forms.TypedMultipleChoiceField(
         label=_("Days"), choices=WEEKDAYS, coerce=int, initial=[1, 2, 3, 4, 5, 6], widget=forms.CheckboxSelectMultiple,
         help_text=_("Hours and days are those of the person called, wherever they live."),
+        error_messages={"required": _("Choose one day at least.")},
     )  # fmt: skip
     cooldown_hours = forms.IntegerField(
         label=_("Hours between two attempts"), min_value=0, max_value=24 * 14, initial=4

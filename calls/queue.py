@@ -64,19 +64,21 @@ def freeze(campaign, people, *, batch=5000):
         .values_list("person_id", "number")
     )
     now = timezone.now()
-    added = 0
     found_zones = set(campaign.zones)
     with transaction.atomic():
+        # bulk_create with ignore_conflicts returns every row given, inserted or not: count instead.
+        before = Target.objects.filter(campaign=campaign).count()
         chunk = []
         for person_id, number in rows.iterator(chunk_size=batch):
             zone = zones.zone_of(number)
             found_zones.add(zone)
             chunk.append(Target(campaign=campaign, person_id=person_id, zone=zone, not_before=now))
             if len(chunk) >= batch:
-                added += len(Target.objects.bulk_create(chunk, ignore_conflicts=True))
+                Target.objects.bulk_create(chunk, ignore_conflicts=True)
                 chunk = []
         if chunk:
-            added += len(Target.objects.bulk_create(chunk, ignore_conflicts=True))
+            Target.objects.bulk_create(chunk, ignore_conflicts=True)
+        added = Target.objects.filter(campaign=campaign).count() - before
         Campaign.objects.filter(pk=campaign.pk).update(zones=sorted(found_zones))
         campaign.zones = sorted(found_zones)
     return added

@@ -75,7 +75,8 @@ def active_callers(campaign, now):
         "leased_by", flat=True
     )
     recent = Call.objects.filter(campaign=campaign, ended__gte=now - ACTIVE_WINDOW).exclude(outcome="")
-    return len(set(on_call) | set(recent.values_list("caller", flat=True).distinct()) - {None})
+    # order_by(): with the default ordering, DISTINCT would run over (caller, started, id), a row per call
+    return len(set(on_call) | set(recent.order_by().values_list("caller", flat=True).distinct()) - {None})
 
 
 def _short(full_name):

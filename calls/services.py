@@ -353,7 +353,7 @@ def call_record(*, actor, call, outcome, answers=None, call_back_at=None, note="
         elif outcome == Outcome.WRONG_NUMBER and number:
             WrongNumber.objects.get_or_create(number=number, defaults={"reported_by": actor, "campaign": campaign})
             queue.retire_number(number, outcome)
-        events.call_recorded(call, questions)
+        events.call_recorded(call, questions, done=target.status == Target.Status.DONE)
     return call
 
 

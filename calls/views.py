@@ -4,6 +4,8 @@ caller sees one person's number and records what came of the call, and the organ
 Each view parses input, calls one service, renders; what a user may not see is a 404."""
 
 import csv
+import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from django.contrib import messages
@@ -26,6 +28,7 @@ from chapters.services import InvalidAction, NotAllowed
 from people import segments
 
 LIST_PAGE = 20
+ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+){0,2}")
 
 
 def _readable(number):
@@ -54,6 +57,16 @@ def _own_call(request, campaign, call_pk):
     if call is None:
         raise Http404
     return call
+
+
+def _zone(name):
+    """The caller's time zone as their browser names it, or the organisation's."""
+    if ZONE_NAME.fullmatch(name):
+        try:
+            return ZoneInfo(name)
+        except (ValueError, OSError, ZoneInfoNotFoundError):
+            pass
+    return timezone.get_default_timezone()
 
 
 # The list, a campaign ------------------------------------------------------------------------------
@@ -360,7 +373,10 @@ def call_page(request, pk, call_pk):
     form = forms.ResultForm(request.POST if request.method == "POST" else None)
     questions = list(campaign.questions.all())
     given = request.POST if request.method == "POST" else {}
-    if request.method == "POST" and form.is_valid():
+    # "Call back at" is in the caller's own time: their browser names its zone.
+    with timezone.override(_zone(given.get("zone", ""))):
+        valid = request.method == "POST" and form.is_valid()
+    if valid:
         data = form.cleaned_data
         try:
             services.call_record(
@@ -410,7 +426,8 @@ def call_keep(request, pk, call_pk):
     call = _own_call(request, campaign, call_pk)
     if not services.call_keep(actor=request.user, call=call):
         return JsonResponse(
-            {"ok": False, "code": "lease_lost", "message": _("This person went back to the list.")}, status=409
+            {"ok": False, "error": {"code": "lease_lost", "message": _("This person went back to the list.")}},
+            status=409,
         )
     return JsonResponse({"ok": True, "seconds": queue.lease_length().seconds})
 

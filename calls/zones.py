@@ -12,6 +12,7 @@ from django.conf import settings
 from phonenumbers import timezone as number_zones
 
 SEPARATOR = "|"
+END_OF_DAY = datetime.time(23, 59)
 UNKNOWN = "Etc/Unknown"
 
 
@@ -31,8 +32,10 @@ def zone_of(number):
 
 
 def is_open(zone_key, now, *, calling_from, calling_until, days):
-    """Whether `now` (aware) is inside the calling hours (wall-clock times, [from, until)) and
-    days (ISO weekdays, 1 = Monday) in every zone of the key."""
+    """Whether `now` (aware) is inside the calling hours (wall-clock times, [from, until); an
+    `until` of 23:59 runs to midnight) and days (ISO weekdays, 1 = Monday) in every zone of the key."""
+    if calling_until >= END_OF_DAY:
+        calling_until = datetime.time.max
     for name in zone_key.split(SEPARATOR):
         try:
             local = now.astimezone(ZoneInfo(name))

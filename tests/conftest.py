@@ -21,6 +21,7 @@ from tenants import services
 from tenants.models import Organisation
 
 pytest_plugins = [
+    "tests.calls_fixtures",
     "tests.chapters_fixtures",
     "tests.cms_fixtures",
     "tests.events_fixtures",

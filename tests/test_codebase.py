@@ -31,6 +31,7 @@ def test_the_benchmark_relay_is_not_routed_outside_the_benchmark():
         "ws/chat/",
         "ws/site/petition/<int:page_id>/",
         "ws/mailings/<int:mailing_id>/",
+        "ws/calls/<int:campaign_id>/",
     ]
     from config.urls_tenant import urlpatterns
 

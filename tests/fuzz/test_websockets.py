@@ -4,7 +4,9 @@ Origin check, session auth), as tests/test_chat_consumer.py and tests/test_cms_c
 The chat socket gets, for each frame type its consumer knows, frames of that type with wrong
 shapes and types, missing and extra fields; and for the rest, unknown types, JSON that is not an
 object, text that is not JSON, binary frames, frames over the size limit and JSON nested deeper
-than the parser goes. The petition counter (a socket that only sends) gets the same garbage.
+than the parser goes. The petition counter and a mailing's progress (sockets that only send) get
+the same garbage; a phone bank's socket, its one frame type (refresh) with extra fields, and the
+garbage.
 
 Every frame must be answered with an error frame carrying one of the consumer's own codes, or be
 acted on, or be ignored; never raise (a frame sent afterwards is still answered, on the same
@@ -26,6 +28,9 @@ from hypothesis import example, given
 from hypothesis import settings as hypothesis_settings
 
 from accounts.models import User
+from calls import consumers as calls_consumers
+from calls.models import Campaign as CallCampaign
+from chapters.models import Chapter
 from chat import consumers as chat_consumers
 from chat import selectors as chat_selectors
 from chat import services as chat_services
@@ -35,6 +40,7 @@ from cms.models import Signup
 from config.asgi import application
 from mailings import consumers as mailing_consumers
 from mailings.models import Mailing
+from people.models import Segment
 from tests.fuzz import strategies
 from tests.fuzz.conftest import EXAMPLES, ROUTES, examples, profile
 from tests.security.routes import websocket_routes
@@ -50,6 +56,9 @@ CHAT_CODES = codes(chat_consumers, r'self\.error\(\s*"(\w+)"') | codes(chat_serv
 COUNTER_CODES = codes(cms_consumers, r'"code":\s*"(\w+)"')
 PROGRESS_CODES = codes(mailing_consumers, r'"code":\s*"(\w+)"')
 FRAME_KEYS = sorted(codes(chat_consumers, r'content(?:\[|\.get\()"(\w+)"'))
+# A phone bank's socket: the codes of its error frames, and the one frame type it acts on.
+CALL_CODES = codes(calls_consumers, r'self\.error\(\s*"(\w+)"')
+CALL_FRAME_TYPES = codes(calls_consumers, r'content\["type"\] != "(\w+)"')
 
 # Frames the fuzzer found that once crashed a consumer, kept as explicit examples.
 CHAT_REGRESSIONS = [
@@ -172,8 +181,11 @@ def test_the_websocket_routes_are_the_ones_fuzzed_here():
         "/ws/chat/",
         "/ws/site/petition/<page_id>/",
         "/ws/mailings/<mailing_id>/",
+        "/ws/calls/<campaign_id>/",
     }
     assert {"bad_json", "bad_frame", "unknown_type", "bad_fields", "frame_too_large", "forbidden"} <= CHAT_CODES
+    assert {"bad_json", "bad_frame", "unknown_type", "frame_too_large", "too_soon"} == CALL_CODES
+    assert {"refresh"} == CALL_FRAME_TYPES
     assert {"read_only"} == COUNTER_CODES
     assert {"read_only"} == PROGRESS_CODES
     assert {"room", "body", "message", "emoji", "last_event_id"} <= set(FRAME_KEYS)
@@ -339,6 +351,124 @@ def test_a_mailings_progress_socket_refuses_every_frame_with_a_code_and_never_cr
     ROUTES["websocket"].add("/ws/mailings/<mailing_id>/ any frame")
     try:
         fuzz()
+    finally:
+        if state["socket"] is not None:
+            with django_db_blocker.unblock():
+                run(state["socket"].disconnect())
+
+
+@pytest.fixture
+def committed_bank(organisations, django_db_blocker):
+    """An open phone bank of alpha's national chapter, which alpha's founder organises."""
+    with django_db_blocker.unblock(), schema_context("alpha"):
+        national = Chapter.objects.get(slug="national")
+        segment = Segment.objects.create(name="Fuzzed", chapter=national, definition={"all": []})
+        bank = CallCampaign.objects.create(chapter=national, title="Fuzzed", segment=segment, status="open")
+    yield bank
+    with django_db_blocker.unblock(), schema_context("alpha"):
+        CallCampaign.objects.filter(pk=bank.pk).delete()
+        segment.delete()
+
+
+def calls_tables():
+    """A digest of every table of phone banks."""
+    with schema_context("alpha"), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'alpha' "
+            "AND table_name LIKE 'calls\\_%%'"
+        )
+        tables = sorted(name for (name,) in cursor.fetchall())
+        cursor.execute(
+            " UNION ALL ".join(
+                f"SELECT '{name}', md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM alpha.\"{name}\" t"
+                for name in tables
+            )
+        )
+        return dict(cursor.fetchall())
+
+
+def frame_is_a_refresh(text):
+    """Whether the consumer acts on this frame (a refresh it may answer with the figures)."""
+    if text is None or len(text.encode()) > calls_consumers.MAX_FRAME_BYTES:
+        return False
+    try:
+        content = json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(content, dict) and content.get("type") == "refresh"
+
+
+def test_a_phone_banks_socket_answers_every_frame_with_a_code_or_the_figures_and_never_crashes(
+    committed_bank, django_db_blocker
+):
+    """Refresh frames with any extra keys, and garbage of every kind: each gets one answer, an error
+    frame with one of the consumer's codes, or (a refresh, at most every few seconds) the figures;
+    the socket stays open and nothing is stored."""
+    bank = committed_bank
+    host = "alpha.localhost"
+    with django_db_blocker.unblock():
+        cookie = session_cookie("alpha", "founder@alpha.example")
+        before = calls_tables()
+    headers = [(b"host", host.encode()), (b"origin", f"http://{host}".encode())]
+    headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()))
+    state = {"socket": None}
+    seen = {"stats": 0, "error": 0}
+
+    def socket():
+        if state["socket"] is None:
+            communicator = WebsocketCommunicator(application, f"/ws/calls/{bank.pk}/", headers=headers)
+            connected, _code = run(communicator.connect(timeout=10))
+            assert connected
+            first = run(communicator.receive_json_from(timeout=10))
+            assert (first["type"], first["status"], first["targets"]) == ("stats", "open", 0), first
+            state["socket"] = communicator
+        return state["socket"]
+
+    async def exchange(communicator, text, binary):
+        """The frame's answer, then that of a frame that is no frame ({} has no type)."""
+        await communicator.send_input(raw(text, binary))
+        await communicator.send_to(text_data="{}")
+        return [await communicator.receive_json_from(timeout=10) for _ in range(2)]
+
+    def fuzz_frames(frames, kind):
+        @hypothesis_settings(profile(), max_examples=examples("frame"))
+        @given(frame=frames)
+        def fuzz(frame):
+            EXAMPLES["websocket"] += 1
+            text, binary = frame
+            try:
+                with django_db_blocker.unblock():  # the consumer reads the database from its own threads
+                    answer, after = run(exchange(socket(), text, binary))
+            except BaseException:
+                state["socket"] = None
+                raise
+            assert (after["type"], after["code"]) == ("error", "bad_frame"), after
+            if answer["type"] == "stats":
+                assert frame_is_a_refresh(text), f"figures for a frame that is no refresh: {answer}"
+                assert answer["status"] == "open", answer
+                assert "answers" in answer, answer
+            else:
+                assert answer["type"] == "error", answer
+                assert answer["code"] in CALL_CODES, answer
+                assert isinstance(answer.get("message"), str), answer
+                assert frame_is_a_refresh(text) == (answer["code"] == "too_soon"), (text, answer)
+            seen["stats" if answer["type"] == "stats" else "error"] += 1
+
+        fuzz = example(frame=(strategies.dumps({"type": "refresh"}), None))(fuzz)
+        if kind == "other frames":
+            for text, binary in COUNTER_REGRESSIONS + CHAT_REGRESSIONS:
+                fuzz = example(frame=(text, binary))(fuzz)
+        ROUTES["websocket"].add(f"/ws/calls/<campaign_id>/ {kind}")
+        fuzz()
+
+    plausible = {"campaign": [bank.pk], "type": sorted(CALL_FRAME_TYPES)}
+    try:
+        fuzz_frames(strategies.websocket_frames("refresh", [], plausible, extra_keys=["campaign", "since"]), "refresh")
+        fuzz_frames(strategies.websocket_garbage(["type", "campaign", "since"], plausible), "other frames")
+        assert seen["stats"], "no refresh was answered with the figures"
+        assert seen["error"], "no frame was refused"
+        with django_db_blocker.unblock():
+            assert calls_tables() == before, "a frame stored something"
     finally:
         if state["socket"] is not None:
             with django_db_blocker.unblock():

@@ -26,6 +26,8 @@ from wagtail.models import Locale
 
 from accounts.handoff import handoff_token
 from accounts.models import Invitation, User
+from calls import services as calls_services
+from calls.models import Campaign, Question, WrongNumber
 from chapters import services as chapter_services
 from chapters.models import Membership, RoleAssignment
 from chat import services as chat_services
@@ -179,7 +181,7 @@ class AlphaData:
         self.person, _created = people_services.person_record(
             source="manual",
             email=f"{PRIVATE}.supporter@example.org",
-            phone="+33612345678",
+            phone="+33612345601",  # not the example number of the forms' help texts
             full_name=f"Supporter {PRIVATE}",
             chapter=lille,
             activity=("note", f"Note {PRIVATE}", None),
@@ -264,6 +266,54 @@ class AlphaData:
         )
         self.reminder = Reminder.objects.create(rsvp=self.rsvp, kind="confirmation", status="sent")
         self.calendar_feed = CalendarFeed.objects.create(user=coordinator)
+
+        # A phone bank of Lille's for its members, over the segment. What it is and its questions,
+        # every member within Lille may read; who is on its list, their number and what they said,
+        # only the organisers and each person's caller. Three supporters are on it, the supporter
+        # among them: Lille's member called the first (she answered), is calling the second now (her
+        # number shown to him once), and the third waits; a member invited to call; a number reported
+        # wrong.
+        self.call_campaign = calls_services.campaign_save(
+            actor=coordinator, chapter=lille, segment=self.segment, title=f"Phone bank {ORG}",
+            description=f"Why we call {ORG}", purpose="news", script=f"Hello {{first_name}}, {ORG}",
+            calling_from=datetime.time(0, 0), calling_until=datetime.time(23, 59, 59, 999999),
+            calling_days=[1, 2, 3, 4, 5, 6, 7], cooldown_hours=4, max_attempts=3,
+            callers=Campaign.Callers.MEMBERS, starts=today, ends=None,
+        )  # fmt: skip
+        self.question = calls_services.question_add(
+            actor=coordinator, campaign=self.call_campaign, kind=Question.Kind.CHOICE, text=f"Question {ORG}",
+            choices=calls_services.parse_choices(f"Yes {ORG}\nNo {ORG}"),
+        )  # fmt: skip
+        said = calls_services.question_add(
+            actor=coordinator, campaign=self.call_campaign, kind=Question.Kind.TEXT, text=f"Anything else {ORG}?"
+        )
+        invited = User.objects.create_user(
+            email=f"{PRIVATE}.caller@alpha.example", password=PASSWORD, full_name=f"Invited {PRIVATE}"
+        )
+        self.caller = calls_services.caller_invite(actor=coordinator, campaign=self.call_campaign, user=invited)
+        phone_consent = {"channel": "phone", "purpose": "news", "status": "granted", "basis": "explicit_consent"}
+        people_services.consent_record(person=self.person, wording=f"Wording {PRIVATE}", source="call", **phone_consent)
+        for name, number in [("Listed", "+33612345679"), ("Waiting", "+33612345670")]:
+            other, _created = people_services.person_record(
+                source="manual", phone=number, full_name=f"{name} {PRIVATE}", chapter=lille
+            )
+            people_services.consent_record(person=other, wording=f"Wording {PRIVATE}", source="call", **phone_consent)
+        calls_services.campaign_open(actor=coordinator, campaign=self.call_campaign)
+        self.call_campaign.refresh_from_db()
+        member = tree.people["lille_member"].user
+        called = calls_services.call_next(actor=member, campaign=self.call_campaign)
+        calls_services.call_reveal(actor=member, call=called)
+        self.called = calls_services.call_record(
+            actor=member, call=called, outcome="answered", note=f"Note {PRIVATE}",
+            answers={str(self.question.pk): f"Yes {ORG}", str(said.pk): f"Said {PRIVATE}"},
+        )  # fmt: skip
+        self.call = calls_services.call_next(actor=member, campaign=self.call_campaign)
+        assert calls_services.call_reveal(actor=member, call=self.call), "the caller was not shown the number"
+        self.reveal = self.call.reveals.get()
+        self.target = self.call.target
+        self.wrong_number = WrongNumber.objects.create(
+            number="+33612345600", reported_by=member, campaign=self.call_campaign
+        )
 
     def arguments(self):
         """The value of each URL parameter that names one of alpha's objects, by parameter name;
@@ -384,6 +434,25 @@ class AlphaData:
             "rsvp_confirm": {"token": self.rsvp.token},
             "rsvp_cancel": {"token": self.rsvp.token},
             "calendar_feed": {"token": self.calendar_feed.token},
+            **{
+                name: {"pk": self.call_campaign.pk}
+                for name in (
+                    "call_campaign",
+                    "call_campaign_edit",
+                    "call_questions",
+                    "call_callers",
+                    "call_campaign_status",
+                    "call_dashboard",
+                    "call_export",
+                    "call_next",
+                )
+            },
+            "call_question_delete": {"pk": self.call_campaign.pk, "question_pk": self.question.pk},
+            "call_caller_remove": {"pk": self.call_campaign.pk, "caller_pk": self.caller.pk},
+            **{
+                name: {"pk": self.call_campaign.pk, "call_pk": self.call.pk}
+                for name in ("call_page", "call_keep", "call_release")
+            },
         }
         return common, {name: {key: str(value) for key, value in values.items()} for name, values in by_route.items()}
 

@@ -3,9 +3,9 @@
 On top of alpha's data (tests/security/fixtures.py: one object of every kind a route names, in
 Lille, marked PRIVATE), Lille gets what the member app lists by chapter: a member who shows
 herself to nobody, someone holding a role on Lille, its chat room with a message, a report and a
-mute, and a draft of its page on the campaign website; every one marked PRIVATE. Whatever is the
-organisation's own rather than a chapter's (the role's description, which everyone who edits roles
-reads) carries the ORG marker instead.
+mute, a draft of its page on the campaign website, and a call of its phone bank by the parent's
+coordinator; every one marked PRIVATE. Whatever is the organisation's own rather than a chapter's
+(the role's description, which everyone who edits roles reads) carries the ORG marker instead.
 
 Around Lille, people who hold every capability there is (the role "Scope probe"):
 
@@ -22,7 +22,9 @@ from django_tenants.utils import schema_context
 from wagtail.models import Locale
 
 from accounts.models import User
+from calls import services as calls_services
 from chapters import services as chapter_services
+from chapters.access import forget_grants
 from chapters.capabilities import CAPABILITIES
 from chapters.models import Chapter, Membership, Role
 from chat import services as chat_services
@@ -127,6 +129,13 @@ class ScopeData:
             token=f"scope-join-{PRIVATE}",
         )
 
+        # The parent's coordinator calls the last person waiting on Lille's phone bank: the routes of
+        # a call name theirs (a call is its caller's own, whoever else organises the bank).
+        parent = self.people["parent"]
+        forget_grants(parent)
+        self.call = calls_services.call_next(actor=parent, campaign=data.call_campaign)
+        assert calls_services.call_reveal(actor=parent, call=self.call), "the parent's coordinator has no call"
+
     def clients(self):
         return {name: client_for("alpha.localhost", "alpha", user.email) for name, user in self.people.items()}
 
@@ -146,6 +155,8 @@ class ScopeData:
             "report_id": str(self.report.pk),
             "mute_id": str(self.mute.pk),
         }
+        call = {"pk": str(self.data.call_campaign.pk), "call_pk": str(self.call.pk)}
+        by_route = by_route | dict.fromkeys(("call_page", "call_keep", "call_release"), call)
         return common, by_route
 
     def wagtail_pk(self, route):

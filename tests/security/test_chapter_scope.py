@@ -22,6 +22,7 @@ from django_tasks_db.models import DBTaskResult
 from django_tenants.utils import schema_context
 
 from accounts.models import User
+from calls.models import Campaign as CallCampaign
 from chapters import scope as chapter_scope
 from chapters.access import forget_grants
 from chapters.capabilities import CAPABILITIES
@@ -29,6 +30,7 @@ from chapters.models import AuditEntry, Chapter, Membership, Role, RoleAssignmen
 from chat import services as chat_services
 from chat.models import ChatEvent, Message, Room
 from mailings.models import Mailing
+from people.models import Segment
 from tests.conftest import PASSWORD
 from tests.security.fixtures import PRIVATE
 from tests.security.routes import http_routes, websocket_routes
@@ -54,6 +56,7 @@ PAGE = "member-page"  # any member opens it; it shows each what their chapters a
 CMS_PAGE = "chapter-page-in-cms"  # Wagtail's screens on a page (Lille's chapter page)
 CMS_SITE = "site-wide-in-cms"  # the rest of Wagtail: for whoever edits the whole site
 OUTSIDE = "not-chapter-owned"
+CALLERS = "campaign-callers"  # a phone bank's: the members of its chapter and those below, and its organisers
 
 # Routes the isolation classification does not place by itself: member pages, and capabilities
 # held "anywhere" (the route must keep to the viewer's chapters, or name one of them).
@@ -110,6 +113,16 @@ SCOPE = {
     "event_create": LIST,  # in one of the chapters where they manage events
     "events_stats": LIST,  # the figures of their chapters
     "events_calendar": OUTSIDE,  # the member's own calendar address
+    # A phone bank of a chapter's members is for the members of the chapter and of those below it
+    # (the child's coordinator may call for Lille's, by design), and for its organisers; a call is
+    # its caller's own (ScopeData names one of the parent's coordinator's).
+    "calls": PAGE,
+    "call_campaign": CALLERS,
+    "call_next": CALLERS,
+    "call_page": OBJECT,
+    "call_keep": OBJECT,
+    "call_release": OBJECT,
+    "call_campaign_create": LIST,  # in one of the chapters where they organise phone banks
 }
 PAGE_PARAMETERS = {"page_id", "parent_page_id", "page_to_move_id", "page_pk"}
 # What a page or list route needs after its path to show Lille's objects.
@@ -143,6 +156,10 @@ SHOWN_TO_THE_PARENT = {
     "mailings",
     "mailing",
     "event_attendees",
+    "call_campaign",  # the segment it calls, for its organisers
+    "call_callers",
+    "call_export",
+    "call_page",
 }
 REFUSERS = ("sibling", "child", "member")
 # Tables a visit may write for the visitor's own sake: no probe is refused for them.
@@ -266,6 +283,7 @@ WEBSOCKET_SCOPE = {
     "/ws/chat/": "chat frames: test_every_chat_frame_keeps_to_the_chapter",
     "/ws/site/petition/<page_id>/": OUTSIDE,  # a public counter
     "/ws/mailings/<mailing_id>/": "a mailing's progress: test_a_mailings_progress_socket_keeps_to_the_chapter",
+    "/ws/calls/<campaign_id>/": "a phone bank's figures: test_a_phone_banks_socket_keeps_to_the_chapter",
 }
 
 
@@ -323,6 +341,10 @@ def test_people_around_lille_act_on_lilles_objects_only_from_above(scope, routes
             elif kind == PAGE:
                 for who in ("sibling", "child"):
                     prober.must_refuse(clients[who], who, route, path, ["get"], refuse=False)
+            elif kind == CALLERS:
+                prober.must_refuse(clients["sibling"], "sibling", route, path, ["get", "post"])
+                for who in ("child", "member"):  # its callers: they see what it is, not whom it calls
+                    prober.must_refuse(clients[who], who, route, path, ["get"], refuse=False)
             connection.set_schema_to_public()
             after = fingerprint("alpha")
             changed = [table for table in after if before.get(table) != after[table] and table not in BOOKKEEPING]
@@ -330,7 +352,7 @@ def test_people_around_lille_act_on_lilles_objects_only_from_above(scope, routes
                 changed = []  # the audit of what they did in their own chapters (an export of them)
             if changed:
                 prober.leaks.append(f"writes in alpha by people outside Lille's scope on {path}: {changed}")
-            if kind in (OBJECT, LIST, PAGE) or (kind == CMS_PAGE and route.name in SHOWN_TO_THE_PARENT):
+            if kind in (OBJECT, LIST, PAGE, CALLERS) or (kind == CMS_PAGE and route.name in SHOWN_TO_THE_PARENT):
                 served.setdefault(str(route), []).append(prober.must_serve(clients["parent"], route, path))
             connection.set_schema_to_public()
     # A route with several variants (stock actions, report names) must serve the parent in one at least.
@@ -372,9 +394,10 @@ def test_an_import_adds_members_to_the_importers_chapters_only(scope):
 # Chapter-owned models --------------------------------------------------------------------------------
 # Every model of ours that leads to a chapter is registered with chapters.scope, and Lille holds one
 # of each: a new app's model cannot stay out of the proof.
-OUR_APPS = ("accounts", "chapters", "people", "chat", "shop", "cms")
+OUR_APPS = ("accounts", "chapters", "people", "chat", "shop", "cms", "calls")
 NOT_CHAPTER_OWNED = {
     "chapters.Chapter": "the tree itself",
+    "calls.WrongNumber": "the organisation's list of numbers no campaign dials, whichever campaign found it",
     "chat.ReadPosition": "a person's own place in a room they read",
     "chat.Presence": "a socket's own: who is online in a room",
 }
@@ -421,6 +444,12 @@ SAMPLES = {
     "events.Timeslot": lambda scope: scope.data.timeslot,
     "events.Rsvp": lambda scope: scope.data.rsvp,
     "events.Reminder": lambda scope: scope.data.reminder,
+    "calls.Campaign": lambda scope: scope.data.call_campaign,
+    "calls.Question": lambda scope: scope.data.question,
+    "calls.Caller": lambda scope: scope.data.caller,
+    "calls.Target": lambda scope: scope.data.target,
+    "calls.Call": lambda scope: scope.data.call,
+    "calls.Reveal": lambda scope: scope.data.reveal,
 }
 
 
@@ -532,6 +561,51 @@ def test_a_mailings_progress_socket_keeps_to_the_chapter(socket_world, django_db
         with django_db_blocker.unblock(), schema_context("alpha"):
             Mailing.objects.filter(pk=mailing.pk).delete()
     TALLY["probed"].add("websocket:/ws/mailings/<mailing_id>/")
+    TALLY["leaks"] += leaks
+    assert not leaks, "\n".join(leaks)
+
+
+def test_a_phone_banks_socket_keeps_to_the_chapter(socket_world, django_db_blocker):
+    """Two banks of the chapter's: one for its members, one for the callers it invites (none yet).
+    The parent's coordinator organises both and gets the organisers' figures; the sibling opens
+    neither; the child's coordinator and the chapter's member call for the members' bank (the
+    chapter's members and those below), with their count and the team's only, and open nothing of
+    the other."""
+    people, _room, _message = socket_world
+    with django_db_blocker.unblock(), schema_context("alpha"):
+        lille = Chapter.objects.get(slug="ws-lille")
+        segment = Segment.objects.create(name=f"Segment {PRIVATE}", chapter=lille, definition={"all": []})
+        banks = {
+            callers: CallCampaign.objects.create(
+                chapter=lille, title=f"Bank {PRIVATE}", segment=segment, status="open", callers=callers
+            )
+            for callers in CallCampaign.Callers.values
+        }
+        cookies = {name: session_cookie("alpha", people[name].email) for name in (*REFUSERS, "parent")}
+    callers = {"members": ("child", "member"), "invited": ()}
+    leaks, opened = [], {}
+    try:
+        with django_db_blocker.unblock():  # the consumer reads the database from its own threads
+            for kind, bank in banks.items():
+                path = f"/ws/calls/{bank.pk}/"
+                for name in (*REFUSERS, "parent"):
+                    accepted, answers = socket_exchange("alpha.localhost", cookies[name], path=path)
+                    TALLY["probes"] += 1
+                    if accepted:
+                        opened[kind, name] = json.loads(answers[0])
+                        leaks += [f"{name} received a marker on {path}: {a}" for a in answers if PRIVATE in a]
+                    if accepted != (name == "parent" or name in callers[kind]):
+                        leaks.append(f"{name} {'opened' if accepted else 'could not open'} {kind} bank's {path}")
+    finally:
+        with django_db_blocker.unblock(), schema_context("alpha"):
+            CallCampaign.objects.filter(pk__in=[bank.pk for bank in banks.values()]).delete()
+            segment.delete()
+    for (kind, name), first in opened.items():
+        assert first["type"] == "stats", first
+        organisers = {"answers", "texts"} <= set(first)
+        if organisers != (name == "parent"):
+            leaks.append(f"{name} got {'the organisers' if organisers else 'a caller'}'s figures of the {kind} bank")
+    TALLY["probed"].add("websocket:/ws/calls/<campaign_id>/")
     TALLY["leaks"] += leaks
     assert not leaks, "\n".join(leaks)
 

@@ -16,6 +16,9 @@ from django_tenants.utils import schema_context
 from wagtail.models import Locale, Page
 
 from accounts.models import User
+from calls import events as calls_events
+from calls.models import Campaign as CallCampaign
+from calls.models import Question as CallQuestion
 from chapters.access import can, can_anywhere, forget_grants
 from chapters.models import Chapter
 from chat import access as chat_access
@@ -27,6 +30,7 @@ from cms import services as cms_services
 from cms.models import CampaignPage, HomePage
 from config.asgi import application
 from mailings.models import Mailing
+from people.models import Segment
 from tenancy import hosts
 from tests import test_chat_consumer
 from tests.security.fixtures import MARKERS, ORG, PRIVATE, PUBLIC, _raise_alpha_ids, client_for
@@ -194,6 +198,24 @@ CLASSIFICATION = {
     "event_report": capability("events.manage@chapter"),
     "events_stats": capability("events.manage@anywhere"),
     "events_settings": capability("events.manage@org"),
+    # member app: phone banks (a member sees the campaigns open to them and calls for them: the
+    # campaign's page, the next person, and their own call's page, which alone shows a number)
+    "calls": MEMBER,
+    "call_campaign": MEMBER,
+    "call_next": MEMBER,
+    "call_page": MEMBER,
+    "call_keep": MEMBER,
+    "call_release": MEMBER,
+    "call_campaign_create": capability("calls.manage@anywhere"),
+    "calls_settings": capability("calls.manage@org"),
+    "call_campaign_edit": capability("calls.manage@chapter"),
+    "call_questions": capability("calls.manage@chapter"),
+    "call_question_delete": capability("calls.manage@chapter"),
+    "call_callers": capability("calls.manage@chapter"),
+    "call_caller_remove": capability("calls.manage@chapter"),
+    "call_campaign_status": capability("calls.manage@chapter"),
+    "call_dashboard": capability("calls.manage@chapter"),
+    "call_export": capability("calls.manage@chapter"),
     "cms_media": PUBLIC_SITE,
     "cms_robots": PUBLIC_SITE,
     "cms_sitemap": PUBLIC_SITE,
@@ -250,6 +272,7 @@ WEBSOCKET_CLASSIFICATION = {
     "/ws/chat/": "chat-socket",
     "/ws/site/petition/<page_id>/": "public-counter-socket",
     "/ws/mailings/<mailing_id>/": "mailing-progress-socket",
+    "/ws/calls/<campaign_id>/": "phone-bank-socket",
 }
 
 
@@ -286,6 +309,7 @@ FORM = {
     "channel": "email",
     "purpose": "news",
     "status": "withdrawn",
+    "action": "close",  # a phone bank's status
 }
 CHAT_JSON = {"body": "probe", "emoji": "+1", "name": "probe", "people": [1], "message": 1, "minutes": 30}
 
@@ -583,6 +607,69 @@ def test_alphas_members_without_the_capability_get_404(data, routes):
     _probe_all(Prober(data), routes, data, plan)
 
 
+def _spellings(number):
+    """A number as E.164, as the call page shows it (06 12 34 56 78), and without its spaces."""
+    national = "0" + number.removeprefix("+33")
+    return {number, national, " ".join(national[i : i + 2] for i in range(0, 10, 2))}
+
+
+def test_a_phone_banks_numbers_reach_only_the_caller_calling_them(data, routes):
+    """Lille's member is calling someone on Lille's list: her number shows to him on his call's
+    page, and nowhere else; the numbers of the others on the list (one he called already, one
+    waiting) show to him on no page of the member app. No other member of alpha opens his call,
+    its heartbeat or its release, organisers included; and none of them changes anything by trying."""
+    own = f"/app/calls/{data.call_campaign.pk}/calls/{data.call.pk}/"
+    with schema_context("alpha"):
+        listed = {target.person_id: target.person.phones.get().number for target in data.call_campaign.targets.all()}
+        others = set().union(
+            *(_spellings(number) for person, number in listed.items() if person != data.call.person_id)
+        )
+        mine = _spellings(listed[data.call.person_id])
+        personas = {name: persona.email for name, persona in data.tree.people.items()}
+    connection.set_schema_to_public()
+    personas["member"] = "member@alpha.example"
+    assert len(listed) == 3, listed
+    assert len(others) == 6, listed
+    caller = client_for("alpha.localhost", "alpha", personas.pop("lille_member"))
+    prober = Prober(data)
+
+    def show(response):
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+        return (body + str(response.headers).encode()).decode(errors="replace")
+
+    page = show(caller.get(own))
+    assert PRIVATE in page
+    assert f'href="tel:{listed[data.call.person_id]}"' in page, "the call page does not show the number it is for"
+    shown = {spelling for spelling in mine if spelling in page}
+    assert len(shown) == 2, f"the spellings looked for are not those shown: {shown}"  # E.164, and 06 12 …
+    own_routes = {route.name: route for route in routes if route.name in ("call_page", "call_keep", "call_release")}
+    own_paths = {"call_page": own, "call_keep": f"{own}keep/", "call_release": f"{own}release/"}
+    for route in routes:
+        kind = classify(route)
+        if route.urlconf != "tenant" or not (kind == MEMBER or kind.startswith("capability:")):
+            continue
+        for path, _names_alpha, _generic in paths_for(route, data):
+            prober.probes += 1
+            TALLY["probed"].add(str(route))
+            text = show(caller.get(path))
+            seen = {number for number in others | (set() if path == own else mine) if number in text}
+            if seen:
+                prober.leaks.append(f"numbers {sorted(seen)} shown to the caller: GET {path}")
+
+    clients = {name: client_for("alpha.localhost", "alpha", email) for name, email in personas.items()}
+    before = fingerprint("alpha")
+    for name, client in clients.items():
+        for route_name, path in own_paths.items():
+            prober.probe(client, name, own_routes[route_name], path, ["get", "post"], [PRIVATE], refused)
+    connection.set_schema_to_public()
+    changed = [table for table, digest in fingerprint("alpha").items() if before.get(table) != digest]
+    if changed:
+        prober.leaks.append(f"writes in alpha by members trying another's call: {changed}")
+    TALLY["probes"] += prober.probes
+    TALLY["leaks"] += prober.leaks
+    assert not prober.leaks, "\n".join(prober.leaks)
+
+
 # Websockets ---------------------------------------------------------------------------------------
 # The consumers read the database from worker threads, which cannot see a test's open transaction:
 # these probes run on committed data (test_chat_consumer's people in alpha, a private room of
@@ -758,6 +845,12 @@ def test_the_markers_do_reach_the_people_allowed_to_see_them(data):
     assert PRIVATE.encode() in organiser.get("/app/shop/orders/" + data.chapter_order.reference + "/").content
     assert ORG.encode() in organiser.get(f"/app/chapters/{data.chapter.slug}/").content
     assert PUBLIC.encode() in client_for("alpha.localhost").get(f"/{data.page.slug}/").content
+    # A phone bank: what it is, for its callers; who is called, for the one calling them.
+    campaign = f"/app/calls/{data.call_campaign.pk}/"
+    caller = client_for("alpha.localhost", "alpha", "lille_member@alpha.example")
+    assert ORG.encode() in caller.get(campaign).content
+    assert PRIVATE.encode() in caller.get(f"{campaign}calls/{data.call.pk}/").content
+    assert PRIVATE.encode() in organiser.get(campaign).content  # the segment's name, for the organisers
 
 
 def test_csv_exports_hold_alphas_data_for_its_exporters_only(data, beta):
@@ -766,7 +859,11 @@ def test_csv_exports_hold_alphas_data_for_its_exporters_only(data, beta):
     assert export.status_code == 200
     report = organiser.get("/app/shop/reports/orders/")
     assert report.status_code == 200
-    for path in ["/app/members/export.csv", "/app/shop/reports/orders/", "/app/shop/reports/sales/"]:
+    calls = f"/app/calls/{data.call_campaign.pk}/export.csv"
+    results = organiser.get(calls)
+    assert results.status_code == 200
+    assert PRIVATE.encode() in b"".join(results.streaming_content)
+    for path in ["/app/members/export.csv", "/app/shop/reports/orders/", "/app/shop/reports/sales/", calls]:
         for host, schema, email in [
             ("beta.localhost", "beta", "founder@beta.example"),
             ("alpha.localhost", "alpha", "lille_member@alpha.example"),
@@ -833,6 +930,7 @@ def test_channel_groups_carry_the_schema():
         chat_events.organisation_group("alpha"),
         chat_events.presence_group("alpha", 7),
         cms_services.counter_group("alpha", 7),
+        calls_events.campaign_group("alpha", 7),
     ]
     assert all(group.startswith("alpha.") for group in groups), groups
     assert len(set(groups)) == len(groups)
@@ -886,6 +984,71 @@ def test_a_mailings_progress_socket_answers_only_its_organisations_senders(sent_
         accepted, answers = socket_exchange("alpha.localhost", cookies["alpha", "founder@alpha.example"], path=path)
     assert accepted
     assert json.loads(answers[0])["mailing"] == sent_mailing.pk
+
+
+@pytest.fixture
+def committed_bank(chat_people, django_db_blocker):
+    """An open phone bank of Rennes's for its members, with a question, committed in alpha with an id
+    above any of beta's (a shared id would be beta's own object)."""
+    with django_db_blocker.unblock(), schema_context("alpha"):
+        _raise_alpha_ids()
+        rennes = Chapter.objects.get(slug="rennes-chat")
+        segment = Segment.objects.create(name=f"Segment {PRIVATE}", chapter=rennes, definition={"all": []})
+        campaign = CallCampaign.objects.create(
+            chapter=rennes, title=f"Bank {PRIVATE}", segment=segment, status=CallCampaign.Status.OPEN
+        )
+        CallQuestion.objects.create(campaign=campaign, kind="text", text=f"Question {PRIVATE}")
+    yield campaign
+    with django_db_blocker.unblock(), schema_context("alpha"):
+        CallCampaign.objects.filter(pk=campaign.pk).delete()
+        Segment.objects.filter(pk=segment.pk).delete()
+
+
+def test_a_phone_banks_socket_answers_only_its_callers_and_organisers(chat_people, committed_bank, django_db_blocker):
+    """Its figures reach the organisers (with the answers so far) and its callers, the chapter's
+    members (their count and the team's); nobody else, in alpha or beta, opens it."""
+    path = f"/ws/calls/{committed_bank.pk}/"
+    route = "/ws/calls/<campaign_id>/"
+    with django_db_blocker.unblock():
+        cookies = {
+            (schema, email): session_cookie(schema, email)
+            for schema, email in [
+                ("beta", "founder@beta.example"),
+                ("alpha", "member@alpha.example"),
+                ("alpha", chat_people["out"].email),
+                ("alpha", chat_people["a"].email),
+                ("alpha", "founder@alpha.example"),
+            ]
+        }
+    leaks = []
+    probes = [
+        ("beta's organiser's cookie on alpha's host", "alpha.localhost", cookies["beta", "founder@beta.example"]),
+        ("beta's organiser on beta's host", "beta.localhost", cookies["beta", "founder@beta.example"]),
+        ("alpha's member of no chapter", "alpha.localhost", cookies["alpha", "member@alpha.example"]),
+        ("alpha's member outside the chapter", "alpha.localhost", cookies["alpha", chat_people["out"].email]),
+        ("a visitor", "alpha.localhost", None),
+    ]
+    frames = [{"type": "refresh"}, {"type": "stats"}]
+    with django_db_blocker.unblock():  # the consumer reads the database from its own threads
+        for who, host, cookie in probes:
+            accepted, answers = socket_exchange(host, cookie, path=path, frames=frames)
+            if accepted:
+                leaks.append(f"{who} opened {path}: {answers}")
+        caller = socket_exchange("alpha.localhost", cookies["alpha", chat_people["a"].email], path=path)
+        organiser = socket_exchange("alpha.localhost", cookies["alpha", "founder@alpha.example"], path=path)
+    TALLY["probed"].add(f"websocket:{route}")
+    TALLY["probes"] += len(probes) + 2
+    # The probes prove something: the chapter's member and alpha's organiser watch it, each their share.
+    for who, (accepted, answers) in [("caller", caller), ("organiser", organiser)]:
+        assert accepted, f"the {who} cannot watch the bank"
+        first = json.loads(answers[0])
+        assert (first["type"], first["status"]) == ("stats", "open"), first
+        leaks += [f"marker in a frame to the {who}: {answer}" for answer in answers if PRIVATE in answer]
+    assert "answers" in json.loads(organiser[1][0])
+    if {"answers", "texts", "leaderboard"} & set(json.loads(caller[1][0])):
+        leaks.append(f"a caller received the organisers' figures: {caller[1][0]}")
+    TALLY["leaks"] += leaks
+    assert not leaks, "\n".join(leaks)
 
 
 def test_zz_no_leak():

@@ -40,6 +40,9 @@
     radio.addEventListener("change", showCallBack);
   });
   showCallBack();
+  try {
+    document.getElementById("zone").value = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+  } catch (error) { /* the organisation's zone, then */ }
   window.setInterval(keep, every);
   document.addEventListener("visibilitychange", function () { if (!document.hidden) keep(); });
 })();

@@ -8,6 +8,7 @@
   var state = document.getElementById("live-state");
   var socket = null;
   var recent = []; // times of the calls seen in the last minute
+  var callers = {}; // caller id -> when their last call was seen
 
   function set(name, value) {
     var cell = board.querySelector('[data-figure="' + name + '"]');
@@ -51,6 +52,7 @@
       });
     }
     recent = [];
+    callers = {};
   }
 
   function showCall(frame) {
@@ -66,6 +68,19 @@
       var key = value === true ? "yes" : value === false ? "no" : String(value);
       bump(board.querySelector('[data-question="' + question + '"] [data-answer="' + CSS.escape(key) + '"]'));
     });
+    // Written answers come without their text: only which questions were answered.
+    (frame.answered || []).forEach(function (question) {
+      bump(board.querySelector('[data-question="' + question + '"] [data-text-count]'));
+    });
+    if (frame.done) {
+      bump(board.querySelector('[data-figure="done"]'));
+      var bar = board.querySelector("[data-progress]");
+      bar.value = bar.value + 1;
+    }
+    callers[frame.caller] = now;
+    var active = Object.keys(callers).filter(function (id) { return now - callers[id] < 300000; }).length;
+    var shown = board.querySelector('[data-figure="callers_now"]');
+    shown.textContent = Math.max(parseInt(shown.textContent, 10) || 0, active);
     board.dataset.calls = (parseInt(board.dataset.calls, 10) || 0) + 1;
   }
 
