@@ -21,6 +21,7 @@ from people import capabilities as people_capabilities
 from people import segments
 from people import services as people
 from people.models import Activity, Channel, Consent, CustomField, Purpose
+from tenancy import rates
 
 MAX_TEXT_ANSWER = 1000
 SCALE = range(1, 6)
@@ -232,8 +233,16 @@ def _require_caller(actor, campaign):
 
 
 def call_next(*, actor, campaign, now=None):
-    """The caller's call under way, or their next person (None: no one to call now)."""
+    """The caller's call under way, or their next person (None: no one to call now). A caller who
+    asks for new people faster than anyone can call them (CALLS_PEOPLE_RATE) is refused for a while:
+    numbers are given to be called, not collected."""
     _require_caller(actor, campaign)
+    current = queue.held_by(campaign, actor, now)
+    if current is not None:
+        return current
+    allowed, seconds = rates.parse(settings.CALLS_PEOPLE_RATE)
+    if not rates.within("calls:people", str(actor.pk), allowed, seconds):
+        raise InvalidAction(_("You asked for many people in a short time: take a break, and come back in a while."))
     return queue.take_next(campaign, actor, now)
 
 

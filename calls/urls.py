@@ -17,6 +17,7 @@ urlpatterns = [
     path("<int:pk>/status/", views.campaign_status, name="call_campaign_status"),
     path("<int:pk>/dashboard/", views.campaign_dashboard, name="call_dashboard"),
     path("<int:pk>/export.csv", views.campaign_export, name="call_export"),
+    path("<int:pk>/numbers-shown/", views.campaign_reveals, name="call_reveals"),
     path("<int:pk>/next/", views.call_next, name="call_next"),
     path("<int:pk>/calls/<int:call_pk>/", views.call_page, name="call_page"),
     path("<int:pk>/calls/<int:call_pk>/keep/", views.call_keep, name="call_keep"),

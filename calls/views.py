@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import User
 from calls import access, capabilities, forms, queue, selectors, services, zones
-from calls.models import WEEKDAYS, Call, Caller, CallSettings, Campaign, Outcome, Question, Target
+from calls.models import WEEKDAYS, Call, Caller, CallSettings, Campaign, Outcome, Question, Reveal, Target
 from chapters.access import can, can_anywhere
 from chapters.markdown import render_markdown
 from chapters.member_files import safe_cell
@@ -320,6 +320,20 @@ def campaign_export(request, pk):
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="calls-{campaign.pk}-{timezone.localdate():%Y-%m-%d}.csv"'
     return response
+
+
+@login_required
+def campaign_reveals(request, pk):
+    """Who was shown whose number, when: the log every reveal writes, for the organisers (it names
+    the people called, never their numbers)."""
+    campaign = _campaign(request, pk, manage=True)
+    reveals = (
+        Reveal.objects.filter(call__campaign=campaign)
+        .select_related("caller", "person", "call")
+        .order_by("-created", "-pk")
+    )
+    page = Paginator(reveals, 50).get_page(request.GET.get("page"))
+    return render(request, "calls/reveals.html", {"campaign": campaign, "page": page})
 
 
 @login_required

@@ -404,6 +404,21 @@ def test_the_heartbeat_keeps_the_person_and_says_when_they_were_lost(bank):
     assert client.get(keep).status_code == 405, "the heartbeat is a POST"
 
 
+def test_a_caller_asking_for_people_faster_than_anyone_calls_is_refused_for_a_while(bank, settings):
+    settings.CALLS_PEOPLE_RATE = "2/h"
+    client = bank.tree.people["lille_member"].client()
+    campaign = bank.campaign
+    for _round in range(2):
+        call = take(client, campaign)
+        client.post(reverse("call_release", args=[campaign.pk, call]))
+    answer = client.post(reverse("call_next", args=[campaign.pk]), follow=True)
+    assert "You asked for many people in a short time" in answer.content.decode()
+    with schema_context("alpha"):
+        assert Call.objects.filter(caller=bank.tree.people["lille_member"].user).count() == 2, "no third person"
+    other = take(bank.tree.people["coordinator"].client(), campaign)
+    assert client.get(reverse("call_page", args=[campaign.pk, other])).status_code == 404
+
+
 def test_stopping_without_calling_gives_the_person_back_at_once(bank):
     client = bank.tree.people["lille_member"].client()
     call = take(client, bank.campaign)
@@ -462,6 +477,7 @@ def test_a_caller_reads_their_own_callees_number_and_no_other_through_any_route(
     for url in (
         reverse("call_export", args=[campaign.pk]),
         reverse("call_dashboard", args=[campaign.pk]),
+        reverse("call_reveals", args=[campaign.pk]),
         reverse("call_campaign_edit", args=[campaign.pk]),
         reverse("call_questions", args=[campaign.pk]),
         reverse("call_question_delete", args=[campaign.pk, question.pk]),
@@ -483,6 +499,12 @@ def test_a_caller_reads_their_own_callees_number_and_no_other_through_any_route(
     client.get(reverse("call_page", args=[campaign.pk, mine]))
     with schema_context("alpha"):
         assert Reveal.objects.filter(caller=persona.user, call_id=mine, number=own_number).count() == 2
+
+    # The organisers read the log: who saw whose number, when; the numbers themselves are not on it.
+    log = tree.people["coordinator"].client().get(reverse("call_reveals", args=[campaign.pk])).content.decode()
+    assert log.count(persona.user.get_full_name()) == 2
+    assert own.person.full_name in log
+    assert none_of([own_number, *others], log) == []
 
 
 def test_the_results_export_is_for_organisers_and_holds_answers_but_no_number(bank):

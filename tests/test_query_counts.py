@@ -477,6 +477,7 @@ class Data:
                     "call_campaign_status",
                     "call_dashboard",
                     "call_export",
+                    "call_reveals",
                     "call_next",
                 )
             },

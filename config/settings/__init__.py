@@ -304,6 +304,8 @@ EVENTS_RSVP_ADDRESS_LIMIT = env.int("EVENTS_RSVP_ADDRESS_LIMIT", default=5)
 CALLS_LEASE_SECONDS = env.int("CALLS_LEASE_SECONDS", default=180)
 CALLS_CALL_BACK_DAYS = env.int("CALLS_CALL_BACK_DAYS", default=60)
 CALLS_CALL_BACK_KEPT_MINUTES = env.int("CALLS_CALL_BACK_KEPT_MINUTES", default=60)
+# New people one caller may be given (in any campaign), as "count/period": more is collecting numbers.
+CALLS_PEOPLE_RATE = env.str("CALLS_PEOPLE_RATE", default="120/h")
 
 # Email: the console unless EMAIL_URL (smtp+tls://user:password@host:587, or smtps:// or smtp+ssl://) or an
 # Anymail provider (ANYMAIL_PROVIDER=brevo plus its ANYMAIL_* settings) is given.

@@ -444,6 +444,7 @@ class AlphaData:
                     "call_campaign_status",
                     "call_dashboard",
                     "call_export",
+                    "call_reveals",
                     "call_next",
                 )
             },

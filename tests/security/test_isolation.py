@@ -216,6 +216,7 @@ CLASSIFICATION = {
     "call_campaign_status": capability("calls.manage@chapter"),
     "call_dashboard": capability("calls.manage@chapter"),
     "call_export": capability("calls.manage@chapter"),
+    "call_reveals": capability("calls.manage@chapter"),
     "cms_media": PUBLIC_SITE,
     "cms_robots": PUBLIC_SITE,
     "cms_sitemap": PUBLIC_SITE,
