@@ -50,6 +50,12 @@
         item.textContent = row.name + ": " + row.calls;
         list.appendChild(item);
       });
+      if (!frame.leaderboard.length) {
+        var empty = document.createElement("li");
+        empty.className = "muted";
+        empty.textContent = list.dataset.empty;
+        list.appendChild(empty);
+      }
     }
     recent = [];
     callers = {};
