@@ -6,35 +6,18 @@ closed questions (never free text, never a number); a caller gets only whether t
 to count their calls and the team's.
 """
 
-import logging
-
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
-from django.db import connection, transaction
-from redis.exceptions import RedisError
+from django.db import connection
 
 from calls.models import Question
-
-logger = logging.getLogger(__name__)
+from tenancy import realtime
 
 
 def campaign_group(schema_name, campaign_id):
     return f"{schema_name}.calls.campaign.{campaign_id}"
 
 
-def _publish(group, message):
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        async_to_sync(layer.group_send)(group, message)
-    except (RedisError, ConnectionError, OSError) as error:  # the dashboard catches up on its next refresh
-        logger.warning("Phone bank event for %s not relayed: %s", group, error)
-
-
 def _on_commit(campaign_id, message):
-    group = campaign_group(connection.schema_name, campaign_id)
-    transaction.on_commit(lambda: _publish(group, message))
+    realtime.publish_on_commit(campaign_group(connection.schema_name, campaign_id), message)
 
 
 def call_recorded(call, questions, *, done):

@@ -46,35 +46,26 @@ def is_open(zone_key, now, *, calling_from, calling_until, days):
     return True
 
 
+def open_for(campaign, zone_key, now):
+    """Whether the campaign's hours and days are open at `now` in the zone(s) of the key."""
+    hours = {"calling_from": campaign.calling_from, "calling_until": campaign.calling_until}
+    return is_open(zone_key, now, days=campaign.calling_days, **hours)
+
+
 def open_zones(campaign, now):
     """The campaign's zone keys that are inside its calling hours at `now`."""
-    return [
-        key
-        for key in campaign.zones
-        if is_open(
-            key,
-            now,
-            calling_from=campaign.calling_from,
-            calling_until=campaign.calling_until,
-            days=campaign.calling_days,
-        )
-    ]
+    return [key for key in campaign.zones if open_for(campaign, key, now)]
 
 
-def next_opening(campaign, now, zone_key=None):
-    """When calling hours next open (in the organisation's zone if no key is given): for the empty
-    state of a caller who arrives out of hours. Looks a week ahead, by quarter hours."""
-    key = zone_key or settings.TIME_ZONE
+def next_opening(campaign, now):
+    """When calling hours next open for someone on the list (the first quarter hour at which one
+    of its zones is open): for the page of a caller who arrives out of hours. Looks a week ahead."""
+    if open_zones(campaign, now):
+        return now
     moment = now.replace(second=0, microsecond=0)
     moment += datetime.timedelta(minutes=15 - moment.minute % 15)
     for _step in range(7 * 24 * 4):
-        if is_open(
-            key,
-            moment,
-            calling_from=campaign.calling_from,
-            calling_until=campaign.calling_until,
-            days=campaign.calling_days,
-        ):
+        if open_zones(campaign, moment):
             return moment
         moment += datetime.timedelta(minutes=15)
     return None

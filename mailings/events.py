@@ -3,14 +3,9 @@
 Group names carry the schema (ARCHITECTURE.md section 3): "<schema>.mailings.mailing.<id>".
 """
 
-import logging
+from django.db import connection
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
-from django.db import connection, transaction
-from redis.exceptions import RedisError
-
-logger = logging.getLogger(__name__)
+from tenancy import realtime
 
 
 def mailing_group(schema_name, mailing_id):
@@ -31,17 +26,6 @@ def frame(mailing, counts):
     }
 
 
-def _publish(group, message):
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        async_to_sync(layer.group_send)(group, message)
-    except (RedisError, ConnectionError) as error:  # the page catches up on its next frame or reload
-        logger.warning("Mailing progress for %s not relayed: %s", group, error)
-
-
 def progress(mailing, counts):
     group = mailing_group(connection.schema_name, mailing.pk)
-    message = {"type": "mailing.progress", "frame": frame(mailing, counts)}
-    transaction.on_commit(lambda: _publish(group, message))
+    realtime.publish_on_commit(group, {"type": "mailing.progress", "frame": frame(mailing, counts)})

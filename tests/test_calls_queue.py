@@ -247,6 +247,19 @@ def test_a_number_of_several_zones_is_called_only_when_every_one_is_in_hours():
     assert zones.is_open(far, at_utc(2026, 6, 10, 7, 30), **HOURS) is False  # 09:30 but 18:30
 
 
+def test_out_of_hours_the_next_opening_is_the_first_zone_of_the_list_to_open():
+    from calls.models import Campaign as Bank
+
+    bank = Bank(calling_from=datetime.time(10, 0), calling_until=datetime.time(20, 0), calling_days=[1, 2, 3, 4, 5])
+    bank.zones = ["Europe/Paris"]
+    friday_evening = at_utc(2026, 6, 12, 19, 7)  # 21:07 in Paris, a Friday
+    assert zones.next_opening(bank, friday_evening) == at_utc(2026, 6, 15, 8, 0), "Monday 10:00 in Paris"
+    bank.zones = ["Europe/Paris", "America/Guadeloupe"]
+    assert zones.next_opening(bank, friday_evening) == friday_evening, "it is 15:07 in Guadeloupe: open"
+    bank.zones = ["Europe/Paris", "Pacific/Noumea"]
+    assert zones.next_opening(bank, at_utc(2026, 6, 10, 19, 7)) == at_utc(2026, 6, 10, 23, 0), "Nouméa at 10:00"
+
+
 def test_hours_until_23_59_run_to_midnight():
     late = {**HOURS, "calling_from": datetime.time(0, 0), "calling_until": datetime.time(23, 59)}
     assert zones.is_open("Europe/Paris", at_utc(2026, 6, 10, 21, 59, 30), **late) is True  # 23:59:30
