@@ -85,7 +85,7 @@ def freeze(campaign, people, *, batch=5000):
 
 
 _PICK = """
-    SELECT t.id FROM calls_target t
+    SELECT t.id, t.person_id FROM calls_target t
     WHERE t.campaign_id = %(campaign)s AND t.status = 'queued' AND t.not_before <= %(now)s
       AND (t.lease_until IS NULL OR t.lease_until < %(now)s)
       AND {whose}
@@ -120,8 +120,8 @@ def _pick(campaign, caller, now, open_zones):
             cursor.execute(_PICK.format(whose=whose), params)
             row = cursor.fetchone()
             if row is not None:
-                return row[0]
-    return None
+                return row
+    return None, None
 
 
 def held_by(campaign, caller, now=None):
@@ -148,12 +148,11 @@ def take_next(campaign, caller, now=None):
         open_zones = zones.open_zones(campaign, now)
         if not open_zones:
             return None
-        target_id = _pick(campaign, caller, now, open_zones)
+        target_id, person_id = _pick(campaign, caller, now, open_zones)
         if target_id is None:
             return None
-        target = Target.objects.get(pk=target_id)
         call = Call.objects.create(
-            campaign=campaign, target=target, person_id=target.person_id, caller=caller, started=now
+            campaign=campaign, target_id=target_id, person_id=person_id, caller=caller, started=now
         )
         Target.objects.filter(pk=target_id).update(leased_by=caller, lease_until=now + lease_length(), call=call)
     return call

@@ -269,12 +269,12 @@ def script_for(campaign, person, caller):
     return TOKEN.sub(lambda match: values[match.group(1)] or "…", campaign.script)
 
 
-def clean_answers(campaign, raw):
+def clean_answers(campaign, raw, questions=None):
     """{question id: answer} from the posted values {str(question id): text}: a choice's label, an
     integer from 1 to 5, a boolean, or a text. Unanswered questions are left out. Raises
     InvalidAction naming the first answer that does not fit."""
     cleaned = {}
-    for question in campaign.questions.all():
+    for question in campaign.questions.all() if questions is None else questions:
         value = str(raw.get(str(question.pk), "") or "").replace("\x00", "").strip()
         if not value:
             continue
@@ -325,7 +325,8 @@ def call_record(*, actor, call, outcome, answers=None, call_back_at=None, note="
     if outcome not in Outcome.values:
         raise InvalidAction(_("Choose what came of the call."))
     campaign = call.campaign
-    answers = clean_answers(campaign, answers or {})
+    questions = list(campaign.questions.all())
+    answers = clean_answers(campaign, answers or {}, questions)
     note = str(note or "").replace("\x00", "").strip()[:500]
     if outcome == Outcome.CALL_BACK:
         if call_back_at is None:
@@ -337,16 +338,19 @@ def call_record(*, actor, call, outcome, answers=None, call_back_at=None, note="
     else:
         call_back_at = None
     with transaction.atomic():
-        call = Call.objects.select_for_update().select_related("campaign", "person").get(pk=call.pk)
+        call = (
+            Call.objects.select_for_update(of=("self",), no_key=True)
+            .select_related("campaign", "person")
+            .get(pk=call.pk)
+        )
         if call.outcome:
             return call  # recorded already: the same call submitted twice counts once
         number = queue.number_for(call.person_id) if outcome == Outcome.WRONG_NUMBER else None
-        target = Target.objects.select_for_update().get(pk=call.target_id)
+        target = Target.objects.select_for_update(no_key=True).get(pk=call.target_id)
         call.outcome, call.answers, call.note, call.call_back_at = outcome, answers, note, call_back_at
         call.ended = now
         call.save(update_fields=["outcome", "answers", "note", "call_back_at", "ended"])
         _reschedule(target, call, campaign, outcome, call_back_at, now)
-        questions = list(campaign.questions.all())
         tags, fields = _record_effects(campaign, questions, answers)
         people.answers_record(
             person=call.person,

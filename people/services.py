@@ -383,7 +383,7 @@ def consent_record(*, person, channel, purpose, status, basis, source, wording="
         raise InvalidAction(_("Record the words the person agreed to: explicit consent needs them."))
     key = f"{channel}:{purpose}"
     with transaction.atomic():
-        person = Person.objects.select_for_update().get(pk=person.pk)
+        person = Person.objects.select_for_update(no_key=True).get(pk=person.pk)
         latest = person.consent_history.filter(channel=channel, purpose=purpose).first()
         if latest is not None and latest.status == status and latest.basis == basis:
             return None  # nothing changes: the history records changes, not repetitions
