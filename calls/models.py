@@ -27,13 +27,13 @@ from chapters.models import Chapter
 from people.models import Person, Purpose, Segment
 
 WEEKDAYS = [
-    (1, _("Monday")),
-    (2, _("Tuesday")),
-    (3, _("Wednesday")),
-    (4, _("Thursday")),
-    (5, _("Friday")),
-    (6, _("Saturday")),
-    (7, _("Sunday")),
+    (1, pgettext_lazy("calling day", "Monday")),
+    (2, pgettext_lazy("calling day", "Tuesday")),
+    (3, pgettext_lazy("calling day", "Wednesday")),
+    (4, pgettext_lazy("calling day", "Thursday")),
+    (5, pgettext_lazy("calling day", "Friday")),
+    (6, pgettext_lazy("calling day", "Saturday")),
+    (7, pgettext_lazy("calling day", "Sunday")),
 ]
 
 

@@ -28,6 +28,7 @@ COORDINATOR = {
     "people.edit",
     "mailings.send",
     "events.manage",
+    "calls.manage",
 }
 EVERYTHING = set(CAPABILITIES)
 NOTHING = set()
