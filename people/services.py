@@ -688,9 +688,15 @@ def parse_tag_names(raw):
 
 
 def _tags_named(names):
+    """The tags of these names, created as needed. Two transactions creating the same new tag at
+    once (two callers recording the same answer) both get it: the second insert waits for the
+    first and then does nothing, where a plain insert would fail on the unique name."""
     tags = []
     for name in names:
-        tag = Tag.objects.filter(name__iexact=name).first() or Tag.objects.create(name=name)
+        tag = Tag.objects.filter(name__iexact=name).first()
+        if tag is None:
+            Tag.objects.bulk_create([Tag(name=name)], ignore_conflicts=True)
+            tag = Tag.objects.filter(name__iexact=name).first()
         tags.append(tag)
     return tags
 

@@ -6,17 +6,20 @@ call again" and wrong numbers honoured by every campaign, consent, and the answe
 the person's record once."""
 
 import datetime
+import time
 
 import pytest
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
 from django_tenants.utils import schema_context
 
 from accounts.models import User
 from calls import queue, services, zones
 from calls.models import Call, Campaign, Outcome, Question, Reveal, Target, WrongNumber
 from chapters.services import InvalidAction, NotAllowed
-from people.models import Activity, Consent, CustomField, Person, Purpose
+from people import services as people_services
+from people.models import Activity, Consent, CustomField, Person, Purpose, Tag
 from tests.calls_fixtures import (
     PARIS,
     answers_of,
@@ -122,6 +125,31 @@ def test_callers_working_through_the_list_together_call_everyone_exactly_once(co
     assert calls.count() == 40
     assert set(calls.values_list("outcome", flat=True)) == {Outcome.ANSWERED}
     assert set(Target.objects.filter(campaign_id=campaign_pk).values_list("status", flat=True)) == {DONE}
+
+
+def test_two_callers_recording_the_same_new_tag_at_once_both_keep_their_result(committed_bank):
+    bank = committed_bank(2, 2)
+    name = "brand new tag of the race"
+
+    def record(person_pk, user_pk):
+        def run():
+            with transaction.atomic():
+                person, user = Person.objects.get(pk=person_pk), User.objects.get(pk=user_pk)
+                people_services.answers_record(person=person, actor=user, summary="Call", tags=[name])
+                time.sleep(0.3)  # the new tag stays uncommitted while the other transaction inserts it too
+            return True
+
+        return run
+
+    try:
+        results = race([record(person.pk, user.pk) for person, user in zip(bank.people, bank.callers, strict=True)])
+        assert results == [True, True]
+        assert Tag.objects.filter(name=name).count() == 1
+        assert sorted(Tag.objects.get(name=name).people.values_list("pk", flat=True)) == sorted(
+            person.pk for person in bank.people
+        )
+    finally:
+        Tag.objects.filter(name=name).delete()
 
 
 # Leases -----------------------------------------------------------------------------------------------
