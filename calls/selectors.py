@@ -9,6 +9,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from calls.models import Call, CallSettings, Outcome, Question, Target
+from chapters.member_files import safe_cell
 
 ACTIVE_WINDOW = datetime.timedelta(minutes=5)
 LEADERBOARD_SIZE = 10
@@ -101,37 +102,33 @@ def leaderboard(campaign):
     ]
 
 
-def export_rows(campaign):
-    """The results, a call per row, oldest first: who was called (the person's id and name, never
-    their number), by whom, when, the outcome and each answer."""
+def export(campaign):
+    """The results as (header, rows), a call per row, oldest first: who was called (the person's id
+    and name, never their number), by whom, when, the outcome and each answer; every cell a
+    spreadsheet would run as a formula defused. The rows are read 2,000 calls at a time."""
     questions = list(campaign.questions.all())
-    yield [
-        "call",
-        "person_id",
-        "person",
-        "caller",
-        "ended",
-        "outcome",
-        "call_back_at",
-        "note",
-        *[q.text for q in questions],
-    ]
+    header = ["call", "person_id", "person", "caller", "ended", "outcome", "call_back_at", "note"]
     calls = (
         Call.objects.filter(campaign=campaign)
         .exclude(outcome="")
         .select_related("person", "caller")
         .order_by("ended", "pk")
     )
-    for call in calls.iterator(chunk_size=2000):
-        answers = [call.answers.get(str(question.pk), "") for question in questions]
-        yield [
-            call.pk,
-            call.person_id,
-            call.person.full_name,
-            call.caller.get_full_name() if call.caller else "",
-            timezone.localtime(call.ended).isoformat(timespec="minutes"),
-            call.get_outcome_display(),
-            timezone.localtime(call.call_back_at).isoformat(timespec="minutes") if call.call_back_at else "",
-            call.note,
-            *[("yes" if value else "no") if isinstance(value, bool) else value for value in answers],
-        ]
+
+    def rows():
+        for call in calls.iterator(chunk_size=2000):
+            answers = [call.answers.get(str(question.pk), "") for question in questions]
+            row = [
+                call.pk,
+                call.person_id,
+                call.person.full_name,
+                call.caller.get_full_name() if call.caller else "",
+                timezone.localtime(call.ended).isoformat(timespec="minutes"),
+                call.get_outcome_display(),
+                timezone.localtime(call.call_back_at).isoformat(timespec="minutes") if call.call_back_at else "",
+                call.note,
+                *[("yes" if value else "no") if isinstance(value, bool) else value for value in answers],
+            ]
+            yield [safe_cell(value) for value in row]
+
+    return [safe_cell(name) for name in header + [question.text for question in questions]], rows()

@@ -462,10 +462,6 @@ def person_erased(sender, person, emails, **kwargs):
     Activity.objects.filter(person=person, kind=Activity.Kind.CALL).update(details={})
 
 
-def caller_display(user):
-    return user.get_full_name() or user.get_short_name()
-
-
 def audit_export(*, actor, campaign):
     """An organiser exported the results (the export itself is a read: calls/selectors.py)."""
     _require_manage(actor, campaign)

@@ -3,7 +3,6 @@ calling; for organisers: its list, questions, callers, dashboard and export), th
 caller sees one person's number and records what came of the call, and the organisation's settings.
 Each view parses input, calls one service, renders; what a user may not see is a 404."""
 
-import csv
 import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -23,7 +22,7 @@ from calls import access, capabilities, forms, queue, selectors, services, zones
 from calls.models import WEEKDAYS, Call, Caller, CallSettings, Campaign, Outcome, Question, Reveal, Target
 from chapters.access import can, can_anywhere
 from chapters.markdown import render_markdown
-from chapters.member_files import safe_cell
+from chapters.member_files import csv_lines
 from chapters.services import InvalidAction, NotAllowed
 from people import segments
 
@@ -300,24 +299,13 @@ def campaign_dashboard(request, pk):
     )
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 @login_required
 def campaign_export(request, pk):
     """The results as CSV, for the organisers: no phone number is in it."""
     campaign = _campaign(request, pk, manage=True)
     services.audit_export(actor=request.user, campaign=campaign)
-    writer = csv.writer(_Echo())
-
-    def lines():
-        for index, row in enumerate(selectors.export_rows(campaign)):
-            line = writer.writerow([safe_cell(value) for value in row])
-            yield ("\ufeff" + line) if index == 0 else line
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    header, rows = selectors.export(campaign)
+    response = StreamingHttpResponse(csv_lines(header, rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="calls-{campaign.pk}-{timezone.localdate():%Y-%m-%d}.csv"'
     return response
 

@@ -131,6 +131,22 @@ def safe_cell(value):
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+class _Echo:
+    """A file that hands back what is written: csv.writer then formats one line at a time."""
+
+    def write(self, value):
+        return value
+
+
+def csv_lines(header, rows):
+    """A CSV file as lines, for a streamed response: the UTF-8 mark spreadsheet applications need
+    first, then the header and each row as it comes (cells are written as given: defuse them first)."""
+    writer = csv.writer(_Echo())
+    yield "\ufeff" + writer.writerow(header)
+    for row in rows:
+        yield writer.writerow(row)
+
+
 EXPORT_COLUMNS = [
     "email",
     "full_name",

@@ -24,7 +24,6 @@ capability)` is the scoped answer: the definition, within the segment's own chap
 segment never reaches beyond it), within what the user holds the capability on.
 """
 
-import csv
 import datetime
 import tempfile
 from dataclasses import dataclass
@@ -40,7 +39,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from chapters import access as chapter_access
-from chapters.member_files import safe_cell
+from chapters.member_files import csv_lines, safe_cell
 from chapters.models import Chapter
 from chapters.services import InvalidAction, NotAllowed, audit
 from people import access, capabilities
@@ -740,11 +739,6 @@ def _export_value(value):
     return value if isinstance(value, int | float) else str(value)
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 def segment_export(*, actor, segment, file_format):
     """The segment's people the actor may export (people.export on the segment's chapter, or
     anywhere for the organisation's own; rows within the chapters where they hold it), with the
@@ -769,14 +763,7 @@ def segment_export(*, actor, segment, file_format):
     if file_format == "csv":
         count = people.count()
         _audit_export(actor, segment, count, file_format)
-        writer = csv.writer(_Echo())
-
-        def lines():
-            yield "\ufeff" + writer.writerow(columns)
-            for row in rows():
-                yield writer.writerow(row)
-
-        return f"{stem}.csv", "text/csv; charset=utf-8", lines()
+        return f"{stem}.csv", "text/csv; charset=utf-8", csv_lines(columns, rows())
     import openpyxl
 
     workbook = openpyxl.Workbook(write_only=True)
