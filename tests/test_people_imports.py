@@ -5,12 +5,14 @@ import csv
 import io
 import json
 import random
+import threading
 from unittest import mock
 
 import openpyxl
 import pytest
 from django.core.files.base import File
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import IntegrityError, connection, transaction
 from django.test import override_settings
 from django_tenants.utils import schema_context
 
@@ -75,6 +77,16 @@ def run(person_import):
     """Run the import to its end, as its chain of tasks would; returns it, refreshed."""
     assert imports.run(person_import.pk, "en") is None, "a run without a limit of batches goes to the end"
     return PersonImport.objects.get(pk=person_import.pk)
+
+
+@pytest.fixture(params=[False, True], ids=["triggers-off", "triggers-on"])
+def row_triggers(request, monkeypatch):
+    """Both ways a batch runs: with the row triggers off and its own set-based locks (a role that
+    may turn them off, as the tests' superuser may), and with every foreign key checking its rows
+    (a role that may not)."""
+    if request.param:
+        monkeypatch.setattr(imports, "_without_row_triggers", lambda cursor: False)
+    return request.param
 
 
 def role_with(*capabilities):
@@ -278,7 +290,7 @@ def test_an_import_starts_once(organiser, django_capture_on_commit_callbacks):
 # The run ------------------------------------------------------------------------------------------
 
 
-def test_an_import_creates_and_enriches_people_as_person_record_would(tree):
+def test_an_import_creates_and_enriches_people_as_person_record_would(tree, row_triggers):
     with schema_context("alpha"):
         lille = Chapter.objects.get(pk=tree.lille.pk)
         lille.area = "59000"
@@ -316,7 +328,7 @@ def test_an_import_creates_and_enriches_people_as_person_record_would(tree):
         assert Person.objects.filter(source="import").count() == 1
 
 
-def test_the_same_file_again_creates_nobody_and_duplicates_nothing(organiser):
+def test_the_same_file_again_creates_nobody_and_duplicates_nothing(organiser, row_triggers):
     with schema_context("alpha"):
         rows = [*PEOPLE, ["", "Sans Contact", "", "", "75001", "", "tracts"]]
         options = {
@@ -414,8 +426,8 @@ def test_progress_is_committed_batch_by_batch(organiser, monkeypatch):
     seen = []
     original = imports._Run._commit
 
-    def watching(self, batch, last=False):
-        original(self, batch, last)
+    def watching(self, batch):
+        original(self, batch)
         seen.append(PersonImport.objects.get(pk=self.person_import.pk).processed_rows)
 
     monkeypatch.setattr(imports._Run, "_commit", watching)
@@ -454,18 +466,19 @@ def test_an_import_runs_once_however_often_the_task_comes(organiser):
         start(person_import, organiser.user)
         assert run(person_import).status == PersonImport.Status.DONE
         assert run(person_import).created_count == 3
-        assert imports.run(person_import.pk, "en", position=[0, 2], batches=1) is None
+        assert imports.run(person_import.pk, "en", position=[0, 2], seconds=0) is None
         assert Person.objects.filter(source="import").count() == 3
         finished = AuditEntry.objects.get(action="people.import_finished")
         assert (finished.details["created"], finished.details["file"]) == (3, "people.csv")
 
 
-def test_the_worker_runs_an_import_a_batch_per_task_each_committed_with_its_progress(
+def test_the_worker_runs_an_import_in_tasks_of_bounded_time_each_batch_committed_with_its_progress(
     organiser, django_capture_on_commit_callbacks, monkeypatch
 ):
     from django_tasks_db.models import DBTaskResult
 
     monkeypatch.setattr(imports, "BATCH_ROWS", 2)
+    monkeypatch.setattr(imports, "TASK_SECONDS", 0)  # a task stops after its first batch
     rows = [["email", "name"], ["a@example.org", "A"], ["b@example.org", "B"], ["bad", "C"],
             ["d@example.org", "D\nwith a line break"], ["e@example.org", "E"]]  # fmt: skip
     with schema_context("alpha"):
@@ -478,6 +491,7 @@ def test_the_worker_runs_an_import_a_batch_per_task_each_committed_with_its_prog
     assert len(positions) == 3, "two full batches, then the end"
     assert positions[0] == []
     assert [line for _offset, line in (position[0] for position in positions[1:])] == [4, 8]
+    assert not any(thread.name == "people-import-reader" for thread in threading.enumerate()), "each reader ended"
     with schema_context("alpha"):
         person_import.refresh_from_db()
         assert person_import.status == PersonImport.Status.DONE
@@ -485,6 +499,54 @@ def test_the_worker_runs_an_import_a_batch_per_task_each_committed_with_its_prog
         assert person_import.rejections[0][0] == 4
         assert Person.objects.get(emails__email="e@example.org").full_name == "E"
         assert Person.objects.get(emails__email="d@example.org").full_name == "D with a line break"
+
+
+def test_a_batch_turns_the_row_triggers_back_on_behind_it(organiser):
+    with schema_context("alpha"):
+        done = imported(organiser.user, csv_bytes(PEOPLE))
+        assert done.created_count == 3
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW session_replication_role")
+            assert cursor.fetchone()[0] == "origin"
+            # The foreign keys check again: a timeline line of nobody is refused.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            with pytest.raises(IntegrityError), transaction.atomic():
+                cursor.execute(
+                    "INSERT INTO people_activity (person_id, kind, created, summary, details, target_id) "
+                    "VALUES (-1, 'note', now(), '', '{}', '')"
+                )
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
+def test_a_role_that_may_not_turn_the_row_triggers_off_keeps_them(organiser):
+    with schema_context("alpha"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("CREATE ROLE relais_plain_importer NOLOGIN")
+        cursor.execute("SET LOCAL ROLE relais_plain_importer")
+        assert imports._without_row_triggers(cursor) is False
+        cursor.execute("SHOW session_replication_role")
+        assert cursor.fetchone()[0] == "origin"
+        transaction.set_rollback(True)
+
+
+def test_someone_deleted_while_a_batch_writes_them_fails_the_batch_and_it_keeps_nothing(organiser, monkeypatch):
+    """With the row triggers off, the batch's own lock finds that a person it matched is gone:
+    the batch is undone (its new people too) and the import says to start again."""
+    with schema_context("alpha"):
+        known, _ = services.person_record(source="manual", email="alix@example.org", full_name="Alix Known")
+        people_before = Person.objects.count()
+        original = imports._Run._people_locked
+
+        def deleted_meanwhile(self, cursor):
+            cursor.execute("DELETE FROM people_person WHERE id = %s", [known.pk])  # no trigger: nothing stops it
+            original(self, cursor)
+
+        monkeypatch.setattr(imports._Run, "_people_locked", deleted_meanwhile)
+        done = imported(organiser.user, csv_bytes(PEOPLE))
+        assert done.status == PersonImport.Status.FAILED
+        assert "deleted while the import wrote them" in done.error
+        assert Person.objects.count() == people_before, "the batch's new people are undone with it"
+        assert Person.objects.filter(pk=known.pk).exists()
+        assert not Activity.objects.filter(kind="import").exists()
 
 
 def test_french_numbers_are_read_as_normalise_phone_reads_them():
@@ -569,7 +631,7 @@ def test_the_worker_runs_a_queued_import(organiser, django_capture_on_commit_cal
 # Consent ------------------------------------------------------------------------------------------
 
 
-def test_consent_columns_grant_with_the_import_source_and_never_over_a_withdrawal(organiser):
+def test_consent_columns_grant_with_the_import_source_and_never_over_a_withdrawal(organiser, row_triggers):
     with schema_context("alpha"):
         withdrawn, _ = services.person_record(source="manual", email="gone@example.org")
         services.consent_record(person=withdrawn, channel="email", purpose="news", **GRANT)
