@@ -65,6 +65,8 @@ logger = logging.getLogger(__name__)
 CSV, XLSX = "csv", "xlsx"
 PREVIEW_ROWS = 10
 BATCH_ROWS = 50_000
+# The first batch is small, for the database to start while the reader reads the next.
+FIRST_BATCH_ROWS = 5_000
 # How long an import's task runs before it queues the rest (a batch at least).
 TASK_SECONDS = 60
 REJECTIONS_KEPT = 1000
@@ -722,8 +724,8 @@ _Line = collections.namedtuple("_Line", "line email phone name_key postcode tagg
 
 
 class _Batch:
-    """The rows of up to BATCH_ROWS lines, the lines rejected among them, where the next line
-    starts, and whether the file ends with it."""
+    """The rows of up to BATCH_ROWS lines (FIRST_BATCH_ROWS for the first), the lines rejected
+    among them, where the next line starts, and whether the file ends with it."""
 
     def __init__(self):
         self.rows, self.rejected, self.after, self.last = [], [], None, False
@@ -776,7 +778,7 @@ class _Reader:
         try:
             with translation.override(self.language):
                 dumper = Transformer()
-                batch = _Batch()
+                batch, size = _Batch(), min(FIRST_BATCH_ROWS, BATCH_ROWS)
                 for line, cells, reason, after in self.lines:
                     if cells is None:
                         batch.rejected.append((line, reason))
@@ -793,10 +795,10 @@ class _Reader:
                             format_row_text(row, dumper, text)
                             batch.rows.append(_Line(row[0], row[1], row[2], row[5], row[6], bool(row[12]), bytes(text)))
                     batch.after = after
-                    if len(batch.rows) >= BATCH_ROWS:
+                    if len(batch.rows) >= size:
                         if not self._hand_over(batch):
                             return
-                        batch = _Batch()
+                        batch, size = _Batch(), BATCH_ROWS
                 batch.last = True
                 self._hand_over(batch)
         except BaseException as error:  # noqa: BLE001 - raised again in the importing thread
