@@ -2,13 +2,14 @@
 
 `import_upload` checks the file before anything is stored (its size first, without reading it;
 then its encoding over the whole file, its header and first rows) and keeps it with a guessed
-mapping. `import_start` records the mapping the importer chose and queues the run. `run` reads the
-file once to count its lines (an unreadable file stops there, having changed nothing), then in
-batches: each line is checked and normalised in Python the way people.services.person_record
-does it, the batch is COPied into a temporary table, and a few set-based statements match, create
-and enrich the people, committed with the progress of the import. A batch is processed in rounds
-in which every address, number and person appears once, so that two lines about the same human
-give the result that person_record would give line after line.
+mapping. `import_start` records the mapping the importer chose and queues the run. `run` counts
+the file's lines (a workbook first: one that cannot be read stops there, having changed nothing),
+then reads it in batches: each line is checked and normalised in Python the way
+people.services.person_record does it (in a thread, a batch ahead), the batch is COPied into a
+temporary table, and a few set-based statements match, create and enrich the people, committed
+with the progress of the import. A batch is processed in rounds in which every address, number
+and person appears once, so that two lines about the same human give the result that
+person_record would give line after line.
 """
 
 import codecs
@@ -654,10 +655,11 @@ def run(import_id, language=None, position=None, seconds=None):
     on from (to pass as `position`), or None when the import is over.
 
     The first call claims the import (queued -> running), so that it runs once however often its
-    task is delivered, and counts the lines: a file that cannot be read fails the import having
-    changed nothing. Each batch is then committed with the import's progress, for the importer
-    to watch; the lines of the next batch are read and checked in a thread meanwhile, while
-    PostgreSQL writes the current one. A call returns after the batch that ends past `seconds`
+    task is delivered, and counts the lines: before writing anything for a workbook (one damaged
+    in its sheet fails the import having changed nothing), while the first batches are written
+    for a CSV file (decoded whole at the upload). Each batch is then committed with the import's
+    progress, for the importer to watch; the lines of the next batch are read and checked in a
+    thread meanwhile, while PostgreSQL writes the current one. A call returns after the batch that ends past `seconds`
     (at least one batch). A failure marks the import failed (what earlier batches imported stays:
     importing the file again completes it without duplicating anything). Audit-logged at the end
     with the counts. Reasons and timeline lines are written in `language` (the importer's).
@@ -678,14 +680,22 @@ def _run(import_id, position, seconds):
     elif not found.filter(status=PersonImport.Status.RUNNING).exists():
         return None
     person_import = found.select_related("chapter", "created_by").get()
+    importing = None
     try:
+        importing = _Run(person_import)
         with person_import.file.open("rb") as handle:
-            if position is None:
+            if position is None and person_import.kind == XLSX:
+                # A workbook can be damaged anywhere in its sheet: read it whole before writing.
                 total = sum(1 for _line in _data_lines(handle, person_import, None))
                 found.update(total_rows=total)
-                person_import.total_rows = total
-            position = _Run(person_import).through(_data_lines(handle, person_import, position), seconds)
+            elif position is None:
+                # A CSV file was decoded whole at the upload: its lines are counted while the first
+                # batches are written, and the progress gets its total as soon as it is known.
+                importing.counting = _Count(person_import)
+            position = importing.through(_data_lines(handle, person_import, position), seconds)
     except Exception as error:
+        if importing is not None and importing.counting is not None:
+            importing.counting.join()
         if isinstance(error, InvalidAction):
             message = error.messages[0]
         else:
@@ -693,6 +703,9 @@ def _run(import_id, position, seconds):
             message = _("The import stopped at an unexpected error; what was imported before it stays.")
         found.update(status=PersonImport.Status.FAILED, error=message, finished=timezone.now())
         return None
+    if importing.counting is not None:  # the task ended before the count did
+        importing.counting.join()
+        found.update(total_rows=importing.counting.total)
     if position is None:
         person_import.refresh_from_db()
         audit(
@@ -723,12 +736,50 @@ def _data_lines(handle, person_import, position):
 _Line = collections.namedtuple("_Line", "line email phone name_key postcode tagged copied")
 
 
+class _Count(threading.Thread):
+    """Counts the lines of an import's CSV file (as the import reads them) in a handle of its own;
+    `total` is None until it is done, and stays None if the file could not be read to its end (the
+    import then says why)."""
+
+    def __init__(self, person_import):
+        super().__init__(name="people-import-count", daemon=True)
+        self.person_import, self.total = person_import, None
+        # Opened here: the storage finds an organisation's files by the schema of this thread's
+        # connection.
+        self.handle = person_import.file.storage.open(person_import.file.name, "rb")
+        self.start()
+
+    def run(self):
+        try:
+            with self.handle:
+                self.total = sum(1 for _line in _data_lines(self.handle, self.person_import, None))
+        except Exception:  # noqa: BLE001, S110 - the reading thread meets the same error and reports it
+            pass
+
+
+def _split(rows):
+    """(now, later): the rows whose address, number (or, with neither, name and postcode) no
+    earlier row shares, which a round processes at once, and the others, for the next round."""
+    seen, now, later = set(), [], []
+    for row in rows:
+        email, phone = row.email, row.phone
+        keys = [k for k in (("email", email) if email else None, ("phone", phone) if phone else None) if k]
+        if not keys:
+            keys = [("name", row.name_key, row.postcode)]
+        # A row waits if an earlier row shares its address or number, even one that waits itself:
+        # the rows of one human keep their order, as if person_record took them one by one.
+        (later if any(k in seen for k in keys) else now).append(row)
+        seen.update(keys)
+    return now, later
+
+
 class _Batch:
     """The rows of up to BATCH_ROWS lines (FIRST_BATCH_ROWS for the first), the lines rejected
     among them, where the next line starts, and whether the file ends with it."""
 
     def __init__(self):
         self.rows, self.rejected, self.after, self.last = [], [], None, False
+        self.split = ([], [])  # its first round (_split), made by the reader
 
 
 class _Reader:
@@ -796,10 +847,11 @@ class _Reader:
                             batch.rows.append(_Line(row[0], row[1], row[2], row[5], row[6], bool(row[12]), bytes(text)))
                     batch.after = after
                     if len(batch.rows) >= size:
+                        batch.split = _split(batch.rows)
                         if not self._hand_over(batch):
                             return
                         batch, size = _Batch(), BATCH_ROWS
-                batch.last = True
+                batch.last, batch.split = True, _split(batch.rows)
                 self._hand_over(batch)
         except BaseException as error:  # noqa: BLE001 - raised again in the importing thread
             self._hand_over(error)
@@ -856,6 +908,7 @@ COLUMNS = (
 class _Run:
     def __init__(self, person_import):
         self.person_import = person_import
+        self.counting = None  # the _Count of the file's lines, until its total is saved
         self.plan = Plan(person_import)
         self.rejections = list(person_import.rejections)
         self.counts = {
@@ -919,9 +972,9 @@ class _Run:
                 checked = _without_row_triggers(cursor)
                 if checked:
                     self._references_locked(cursor)
-                rows = batch.rows
-                while rows:
-                    rows = self._round(cursor, rows, checked)
+                now, later = batch.split
+                while now:
+                    now, later = _split(self._round(cursor, now, later, checked))
                 if checked:
                     cursor.execute("SET LOCAL session_replication_role = DEFAULT")
             done = self.counts["created"] + self.counts["updated"] + self.counts["rejected"] + self.counts["unchanged"]
@@ -932,6 +985,10 @@ class _Run:
                 "rejected_count": self.counts["rejected"],
                 "rejections": self.rejections,
             }
+            if self.counting is not None and (batch.last or not self.counting.is_alive()):
+                self.counting.join()
+                fields["total_rows"] = self.counting.total
+                self.counting = None
             if batch.last:
                 fields.update(status=PersonImport.Status.DONE, finished=timezone.now(), processed_rows=done)
             PersonImport.objects.filter(pk=self.person_import.pk).update(**fields)
@@ -955,19 +1012,9 @@ class _Run:
         if cursor.fetchone() != (1 if actor is not None else 0, 1, len(chapters)):
             raise _Changed()
 
-    def _round(self, cursor, rows, checked=False):
-        """Process the rows whose address, number and person no other row of the round shares;
-        returns the others, for the next round."""
-        seen, now, later = set(), [], []
-        for row in rows:
-            email, phone, key = row.email, row.phone, ("name", row.name_key, row.postcode)
-            keys = [k for k in (("email", email) if email else None, ("phone", phone) if phone else None) if k]
-            if not keys:
-                keys = [key]
-            # A row waits if an earlier row shares its address or number, even one that waits itself:
-            # the rows of one human keep their order, as if person_record took them one by one.
-            (later if any(k in seen for k in keys) else now).append(row)
-            seen.update(keys)
+    def _round(self, cursor, now, later, checked=False):
+        """Process the rows `now` (see _split); returns those left for the next round: `later`,
+        and the rows found to be about a person another row of the round is about."""
         by_line = {row.line: row for row in now}
         sql = self._sql
         sql(cursor, f"DROP TABLE IF EXISTS pg_temp.{TEMP}, pg_temp.{CHANGED}")
