@@ -680,6 +680,9 @@ def _run(import_id, position, seconds):
     elif not found.filter(status=PersonImport.Status.RUNNING).exists():
         return None
     person_import = found.select_related("chapter", "created_by").get()
+    if position is not None and person_import.resume_at is not None:
+        # The batches committed since this task was sent (by its first run, if its worker died) stay.
+        position = person_import.resume_at
     importing = None
     try:
         importing = _Run(person_import)
@@ -989,6 +992,7 @@ class _Run:
                 self.counting.join()
                 fields["total_rows"] = self.counting.total
                 self.counting = None
+            fields["resume_at"] = None if batch.last else list(batch.after)
             if batch.last:
                 fields.update(status=PersonImport.Status.DONE, finished=timezone.now(), processed_rows=done)
             PersonImport.objects.filter(pk=self.person_import.pk).update(**fields)

@@ -375,6 +375,9 @@ class PersonImport(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.UPLOADED)
     total_rows = models.PositiveIntegerField(null=True, blank=True)
     processed_rows = models.PositiveIntegerField(default=0)
+    # Where the file's next batch starts (a byte offset and a line number), saved with each batch:
+    # a task retried after its worker died goes on from there, not from where it was first sent.
+    resume_at = models.JSONField(null=True, blank=True, editable=False)
     created_count = models.PositiveIntegerField(default=0)
     updated_count = models.PositiveIntegerField(default=0)
     rejected_count = models.PositiveIntegerField(default=0)

@@ -507,6 +507,27 @@ def test_the_worker_runs_an_import_in_tasks_of_bounded_time_each_batch_committed
         assert Person.objects.get(emails__email="d@example.org").full_name == "D with a line break"
 
 
+def test_a_task_retried_after_its_worker_died_goes_on_from_the_last_batch_committed(organiser, monkeypatch):
+    monkeypatch.setattr(imports, "BATCH_ROWS", 2)
+    monkeypatch.setattr(imports, "TASK_SECONDS", 0)
+    rows = [["email", "name"], ["a@example.org", "A"], ["bad", "B"], ["c@example.org", "C"],
+            ["d@example.org", "D"], ["e@example.org", "E"], ["f@example.org", "F"]]  # fmt: skip
+    with schema_context("alpha"):
+        person_import = upload(organiser.user, csv_bytes(rows))
+        start(person_import, organiser.user)
+        first = imports.run(person_import.pk, "en", None, seconds=0)
+        second = imports.run(person_import.pk, "en", first, seconds=0)
+        assert second != first
+        # The task sent with `first` runs again (its worker died after committing its batch).
+        assert imports.run(person_import.pk, "en", first, seconds=0) is None
+        done = PersonImport.objects.get(pk=person_import.pk)
+        assert done.status == PersonImport.Status.DONE
+        assert (done.processed_rows, done.total_rows, done.created_count, done.rejected_count) == (6, 6, 5, 1)
+        assert done.rejections == [[3, done.rejections[0][1]]], "the bad line is reported once"
+        assert done.resume_at is None
+        assert Activity.objects.filter(kind="import").count() == 5
+
+
 def test_a_batch_turns_the_row_triggers_back_on_behind_it(organiser):
     with schema_context("alpha"):
         done = imported(organiser.user, csv_bytes(PEOPLE))
@@ -522,6 +543,24 @@ def test_a_batch_turns_the_row_triggers_back_on_behind_it(organiser):
                     "VALUES (-1, 'note', now(), '', '{}', '')"
                 )
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
+def test_no_table_an_import_writes_has_a_trigger_that_turning_them_off_would_skip(alpha):
+    """Turning the row triggers off skips the foreign keys' checks, which a batch does itself, and
+    every other trigger: there must be none on what it writes (a new one needs `ENABLE ALWAYS`)."""
+    tables = [
+        model._meta.db_table
+        for model in (Person, PersonEmail, PersonPhone, PersonChapter, Person.tags.through, Tag, Consent, Activity)
+    ]
+    with schema_context("alpha"), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tgrelid::regclass::text, tgname FROM pg_trigger "
+            "WHERE tgrelid = ANY(%s::regclass[]) AND NOT tgisinternal AND tgenabled <> 'A'",
+            [tables],
+        )
+        assert cursor.fetchall() == []
+        cursor.execute("SELECT count(*) FROM pg_trigger WHERE tgrelid = ANY(%s::regclass[]) AND tgisinternal", [tables])
+        assert cursor.fetchone()[0] > 0, "the foreign keys' own triggers are there, and seen"
 
 
 def test_a_role_that_may_not_turn_the_row_triggers_off_keeps_them(organiser):
