@@ -800,6 +800,12 @@ class _Reader:
         self.thread = threading.Thread(target=self._read, name="people-import-reader", daemon=True)
 
     def __enter__(self):
+        # The reading thread runs Python without a pause; the importing thread mostly waits on the
+        # database, and takes the interpreter back after each statement. Python lets a thread that
+        # wants it wait up to its switch interval (5 ms): about 15 s over a million lines. 0.2 ms
+        # while the reader runs (the worker runs one task at a time).
+        self.interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self.interval, 0.0002))
         self.thread.start()
         return self
 
@@ -809,6 +815,7 @@ class _Reader:
             with suppress(queue.Empty):
                 self.queue.get(timeout=0.1)
         self.thread.join()
+        sys.setswitchinterval(self.interval)
 
     def __iter__(self):
         while True:
@@ -858,20 +865,6 @@ class _Reader:
                 self._hand_over(batch)
         except BaseException as error:  # noqa: BLE001 - raised again in the importing thread
             self._hand_over(error)
-
-
-@contextmanager
-def _handing_over_quickly():
-    """The reading thread runs Python without a pause; the importing thread mostly waits on the
-    database, and takes the interpreter back after each statement. Python lets a thread that wants
-    it wait up to its switch interval (5 ms): about 15 s over a million lines. 0.2 ms while the
-    import runs (the worker runs one task at a time)."""
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(min(interval, 0.0002))
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(interval)
 
 
 def _without_row_triggers(cursor):
@@ -957,7 +950,7 @@ class _Run:
         """Import the lines, for about `seconds` (None: all of them); returns where the next lines
         start, or None once the last line is in."""
         started = time.monotonic()
-        with _Reader(lines, self.plan) as batches, _handing_over_quickly():
+        with _Reader(lines, self.plan) as batches:
             for batch in batches:
                 self._commit(batch)
                 if batch.last:
